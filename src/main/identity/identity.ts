@@ -1,0 +1,241 @@
+// The node's TLS identity on disk: load and validate it on restart, or create
+// a new cluster's root CA and this node's first certificate on bootstrap.
+// Like SwarmKit, the root CA key is never written here; the caller keeps it
+// (it goes into the replicated Cluster object).
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, readdir, rename, rm, rmdir, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { SwarmError, errorCode } from "../../shared/errors.js";
+import { newId } from "../../shared/ids.js";
+import { getLogger } from "../../shared/logging.js";
+import {
+  CertificateError,
+  createKeyAndCsr,
+  createRootCA,
+  keyMatchesCert,
+  parseCertBundle,
+  parseNodeCert,
+  parsePrivateKey,
+  signNodeCsr,
+  verifyChain,
+  type NodeRole,
+} from "../../shared/pki/index.js";
+import { fsyncDir, writeFileAtomic, writeFileSynced } from "./atomic-write.js";
+import {
+  CERT_DIR_MODE,
+  CERT_FILE_MODE,
+  KEY_FILE_MODE,
+  NODE_CERT_FILE,
+  NODE_KEY_FILE,
+  ROOT_CA_CERT_FILE,
+  certificatePaths,
+  type CertificatePaths,
+} from "./paths.js";
+
+const log = getLogger("identity");
+
+/** PEM material the TLS layers (grpc-js, tls) take as is. */
+export interface TlsMaterial {
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+}
+
+export interface NodeIdentity {
+  nodeId: string;
+  role: NodeRole;
+  clusterId: string;
+  notBefore: Date;
+  notAfter: Date;
+  tls: TlsMaterial;
+  paths: CertificatePaths;
+  /** True when this call bootstrapped a new cluster. */
+  created: boolean;
+  /** The new root CA's key; only present when `created` (it is not on disk). */
+  rootCaKeyPem?: string;
+}
+
+export interface LoadOptions {
+  /** Accept an expired node certificate (swarmd --force-new-cluster). */
+  allowExpired?: boolean;
+  now?: number;
+}
+
+export interface BootstrapOptions extends LoadOptions {
+  /** Role of a bootstrapping node's first certificate. An existing identity keeps the role in its certificate. */
+  role: NodeRole;
+  nodeId?: string;
+  clusterId?: string;
+  /** Node certificate lifetime (default SwarmKit's 90 days). */
+  certValidityMs?: number;
+}
+
+function loadError(path: string, reason: string, code: SwarmError["code"] = "FAILED_PRECONDITION", cause?: unknown): SwarmError {
+  return new SwarmError(code, `error while loading TLS certificate in ${path}: ${reason}`, cause ? { cause } : undefined);
+}
+
+async function readIfPresent(path: string): Promise<{ text: string; mode: number } | undefined> {
+  try {
+    const [text, st] = await Promise.all([readFile(path, "utf8"), stat(path)]);
+    return { text, mode: st.mode & 0o777 };
+  } catch (err) {
+    if (errorCode(err) === "ENOENT") return undefined;
+    throw loadError(path, (err as Error).message, "UNAVAILABLE", err);
+  }
+}
+
+const octal = (mode: number): string => `0${mode.toString(8).padStart(3, "0")}`;
+
+/**
+ * Loads and validates the identity in <stateDir>/certificates. Returns
+ * undefined when there is none at all; a partial or invalid one is an error.
+ */
+export async function loadIdentity(stateDir: string, opts: LoadOptions = {}): Promise<NodeIdentity | undefined> {
+  const paths = certificatePaths(stateDir);
+  const [root, cert, key] = await Promise.all([
+    readIfPresent(paths.rootCaCert),
+    readIfPresent(paths.nodeCert),
+    readIfPresent(paths.nodeKey),
+  ]);
+  if (!root && !cert && !key) return undefined;
+  if (!root) throw loadError(paths.rootCaCert, "missing, but a node certificate or key exists", "NOT_FOUND");
+  if (!cert) throw loadError(paths.nodeCert, "missing, but the root CA certificate exists", "NOT_FOUND");
+  if (!key) throw loadError(paths.nodeKey, "missing, but the node certificate exists", "NOT_FOUND");
+
+  if ((key.mode & 0o077) !== 0) {
+    throw loadError(paths.nodeKey, `private key has mode ${octal(key.mode)}; it must not be accessible by group or others (chmod 600)`, "PERMISSION_DENIED");
+  }
+  for (const [path, f] of [[paths.rootCaCert, root], [paths.nodeCert, cert]] as const) {
+    if ((f.mode & 0o022) !== 0) {
+      throw loadError(path, `certificate has mode ${octal(f.mode)}; it must not be writable by group or others (chmod 644)`, "PERMISSION_DENIED");
+    }
+  }
+
+  try {
+    for (const ca of parseCertBundle(root.text)) {
+      if (!ca.ca) throw new CertificateError("malformed", "root bundle contains a certificate that is not a CA");
+    }
+  } catch (err) {
+    throw loadError(paths.rootCaCert, (err as Error).message, "FAILED_PRECONDITION", err);
+  }
+  let info;
+  try {
+    info = parseNodeCert(cert.text);
+  } catch (err) {
+    throw loadError(paths.nodeCert, (err as Error).message, "FAILED_PRECONDITION", err);
+  }
+  try {
+    parsePrivateKey(key.text);
+  } catch (err) {
+    throw loadError(paths.nodeKey, (err as Error).message, "FAILED_PRECONDITION", err);
+  }
+  if (!keyMatchesCert(key.text, cert.text)) {
+    throw loadError(paths.nodeKey, `private key does not match the certificate in ${NODE_CERT_FILE}`);
+  }
+  try {
+    verifyChain(cert.text, root.text, { allowExpired: opts.allowExpired, now: opts.now });
+  } catch (err) {
+    const problem = err instanceof CertificateError ? err.problem : undefined;
+    const reason =
+      problem === "unknown-authority"
+        ? `certificate is not signed by the root CA in ${ROOT_CA_CERT_FILE}`
+        : problem === "expired"
+          ? `${(err as Error).message} (start with --force-new-cluster to recover a lone manager)`
+          : (err as Error).message;
+    throw loadError(paths.nodeCert, reason, "FAILED_PRECONDITION", err);
+  }
+  return {
+    ...info,
+    tls: { caPem: root.text, certPem: cert.text, keyPem: key.text },
+    paths,
+    created: false,
+  };
+}
+
+/** Loads the identity, or bootstraps a new cluster's identity when there is none. */
+export async function loadOrCreateIdentity(stateDir: string, opts: BootstrapOptions): Promise<NodeIdentity> {
+  const existing = await loadIdentity(stateDir, opts);
+  if (existing) {
+    log.debug({ nodeId: existing.nodeId, role: existing.role }, "loaded node credentials");
+    return existing;
+  }
+  return createIdentity(stateDir, opts);
+}
+
+async function createIdentity(stateDir: string, opts: BootstrapOptions): Promise<NodeIdentity> {
+  const paths = certificatePaths(stateDir);
+  const nodeId = opts.nodeId ?? newId();
+  const clusterId = opts.clusterId ?? newId();
+  const rootCA = await createRootCA({ now: opts.now });
+  const { keyPem, csrPem } = await createKeyAndCsr(nodeId, opts.role, clusterId);
+  const certPem = signNodeCsr({
+    csrPem,
+    caCertPem: rootCA.certPem,
+    caKeyPem: rootCA.keyPem,
+    nodeId,
+    role: opts.role,
+    clusterId,
+    validityMs: opts.certValidityMs,
+    now: opts.now,
+  });
+  await writeNewCertificateDir(stateDir, paths, { caPem: rootCA.certPem, certPem, keyPem });
+  const info = parseNodeCert(certPem);
+  log.info({ nodeId, role: opts.role, clusterId }, "created a new root CA and node certificate");
+  return {
+    ...info,
+    tls: { caPem: rootCA.certPem, certPem, keyPem },
+    paths,
+    created: true,
+    rootCaKeyPem: rootCA.keyPem,
+  };
+}
+
+/**
+ * Writes all three files so that a crash leaves either no identity or a whole
+ * one: they are built in a temporary directory that is renamed into place.
+ */
+async function writeNewCertificateDir(stateDir: string, paths: CertificatePaths, tls: TlsMaterial): Promise<void> {
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const leftovers = await readdir(paths.dir).catch((err: unknown) => {
+    if (errorCode(err) === "ENOENT") return undefined;
+    throw err;
+  });
+  if (leftovers !== undefined && leftovers.length > 0) {
+    // Unrelated files live there (e.g. a pre-provisioned CA key): write next to them, one file at a time.
+    await writeFileAtomic(paths.rootCaCert, tls.caPem, CERT_FILE_MODE);
+    await writeFileAtomic(paths.nodeKey, tls.keyPem, KEY_FILE_MODE);
+    await writeFileAtomic(paths.nodeCert, tls.certPem, CERT_FILE_MODE);
+    return;
+  }
+  const tmp = join(dirname(paths.dir), `.certificates.tmp-${randomBytes(6).toString("hex")}`);
+  try {
+    await mkdir(tmp, { mode: CERT_DIR_MODE });
+    await writeFileSynced(join(tmp, ROOT_CA_CERT_FILE), tls.caPem, CERT_FILE_MODE);
+    await writeFileSynced(join(tmp, NODE_KEY_FILE), tls.keyPem, KEY_FILE_MODE);
+    await writeFileSynced(join(tmp, NODE_CERT_FILE), tls.certPem, CERT_FILE_MODE);
+    await fsyncDir(tmp);
+    if (leftovers !== undefined) await rmdir(paths.dir);
+    await rename(tmp, paths.dir);
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw new SwarmError("INTERNAL", `cannot write ${paths.dir}: ${(err as Error).message}`, { cause: err });
+  }
+  await fsyncDir(stateDir);
+}
+
+/** Replaces the node certificate and key (renewal, join): key first, then the certificate. */
+export async function saveNodeCertificate(stateDir: string, certPem: string, keyPem: string): Promise<void> {
+  const paths = certificatePaths(stateDir);
+  if (!keyMatchesCert(keyPem, certPem)) throw new SwarmError("INVALID_ARGUMENT", "refusing to save a certificate that does not match its key");
+  await mkdir(paths.dir, { recursive: true, mode: CERT_DIR_MODE });
+  await writeFileAtomic(paths.nodeKey, keyPem, KEY_FILE_MODE);
+  await writeFileAtomic(paths.nodeCert, certPem, CERT_FILE_MODE);
+}
+
+/** Replaces the trusted root CA bundle (join, root rotation). */
+export async function saveRootCA(stateDir: string, caPem: string): Promise<void> {
+  const paths = certificatePaths(stateDir);
+  parseCertBundle(caPem);
+  await mkdir(paths.dir, { recursive: true, mode: CERT_DIR_MODE });
+  await writeFileAtomic(paths.rootCaCert, caPem, CERT_FILE_MODE);
+}

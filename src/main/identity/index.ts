@@ -1,0 +1,11 @@
+export {
+  loadIdentity,
+  loadOrCreateIdentity,
+  saveNodeCertificate,
+  saveRootCA,
+  type NodeIdentity,
+  type TlsMaterial,
+  type LoadOptions,
+  type BootstrapOptions,
+} from "./identity.js";
+export * from "./paths.js";
