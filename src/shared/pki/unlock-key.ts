@@ -23,5 +23,7 @@ export function parseUnlockKey(text: string): Buffer {
   if (body.length === 0 || !RAW_STD_BASE64.test(body) || body.length % 4 === 1) throw invalid();
   const key = Buffer.from(body, "base64");
   if (key.toString("base64").replace(/=+$/, "") !== body) throw invalid();
+  // SwarmKit only fails later, when the key does not decrypt; a KEK is always 32 bytes.
+  if (key.length !== UNLOCK_KEY_BYTES) throw invalid();
   return key;
 }
