@@ -1,14 +1,14 @@
-// Bytes for what the store hands to raft: a transaction's actions (SwarmKit's
-// InternalRaftRequest) and the store's snapshot (StoreSnapshot).
-//
-// PLACEHOLDER: until the generated protobuf code lands in src/shared/api/gen
-// this is tagged JSON (Dates and byte arrays survive the round trip). Only the
-// functions below know the format; switching to InternalRaftRequest.encode /
-// StoreSnapshot.encode changes nothing else in the store.
+// Bytes for what the store hands to raft: a transaction's actions as
+// SwarmKit's InternalRaftRequest, and the store's contents as StoreSnapshot
+// (the `store` field of the raft snapshot). Wire-compatible with SwarmKit.
 import { SwarmError } from "../../../shared/errors.js";
-import type { StoreAction } from "./actions.js";
-import type { Cluster, Config, Kind, Network, Node, Secret, Service, Task } from "./objects.js";
-import { isKind } from "./objects.js";
+import { getLogger } from "../../../shared/logging.js";
+import { InternalRaftRequest, StoreAction as WireStoreAction, StoreActionKind } from "../../../shared/api/gen/api/raft.js";
+import { StoreSnapshot as WireStoreSnapshot } from "../../../shared/api/gen/api/snapshot.js";
+import type { ActionKind, StoreAction } from "./actions.js";
+import { isKind, type Cluster, type Config, type Kind, type Network, type Node, type Secret, type Service, type Task } from "./objects.js";
+
+const log = getLogger("store.codec");
 
 export interface RaftRequest {
   id: number;
@@ -37,77 +37,88 @@ export const SNAPSHOT_FIELD: { [K in Kind]: keyof StoreSnapshot } = {
   config: "configs",
 };
 
-const enc = new TextEncoder();
-const dec = new TextDecoder();
+const TO_WIRE: Record<ActionKind, StoreActionKind> = {
+  create: StoreActionKind.STORE_ACTION_CREATE,
+  update: StoreActionKind.STORE_ACTION_UPDATE,
+  remove: StoreActionKind.STORE_ACTION_REMOVE,
+};
 
-function replacer(this: Record<string, unknown>, key: string, value: unknown): unknown {
-  const raw = this[key];
-  if (raw instanceof Date) return { $date: raw.toISOString() };
-  if (raw instanceof Uint8Array) return { $bytes: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString("base64") };
-  return value;
-}
-
-function reviver(_key: string, value: unknown): unknown {
-  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
-    const v = value as Record<string, unknown>;
-    const keys = Object.keys(v);
-    if (keys.length === 1 && typeof v.$date === "string") return new Date(v.$date);
-    if (keys.length === 1 && typeof v.$bytes === "string") return new Uint8Array(Buffer.from(v.$bytes, "base64"));
+function fromWireKind(k: StoreActionKind): ActionKind {
+  switch (k) {
+    case StoreActionKind.STORE_ACTION_CREATE:
+      return "create";
+    case StoreActionKind.STORE_ACTION_UPDATE:
+      return "update";
+    case StoreActionKind.STORE_ACTION_REMOVE:
+      return "remove";
+    default:
+      throw new SwarmError("DATA_LOSS", `cannot decode raft request: unknown store action kind ${k}`);
   }
-  return value;
 }
 
-function toBytes(value: unknown): Uint8Array {
-  return enc.encode(JSON.stringify(value, replacer));
+export function toWireAction(a: StoreAction): WireStoreAction {
+  return { action: TO_WIRE[a.action], target: { $case: a.kind, value: a.target } as WireStoreAction["target"] };
 }
 
-function fromBytes(bytes: Uint8Array, what: string): unknown {
-  try {
-    return JSON.parse(dec.decode(bytes), reviver) as unknown;
-  } catch (err) {
-    throw new SwarmError("DATA_LOSS", `cannot decode ${what}: ${(err as Error).message}`, { cause: err });
+export function fromWireAction(w: WireStoreAction): StoreAction {
+  const t = w.target;
+  if (!t) throw new SwarmError("DATA_LOSS", "cannot decode raft request: store action without a target");
+  if (!isKind(t.$case)) {
+    throw new SwarmError("UNIMPLEMENTED", `store action on ${t.$case} objects is not supported by this store`);
   }
+  return { action: fromWireKind(w.action), kind: t.$case, target: t.value } as StoreAction;
 }
 
 export function encodeRaftRequest(req: RaftRequest): Uint8Array {
-  return toBytes({ id: req.id, action: req.actions });
+  return InternalRaftRequest.encode({ id: req.id, action: req.actions.map(toWireAction) }).finish();
 }
 
 export function decodeRaftRequest(bytes: Uint8Array): RaftRequest {
-  const v = fromBytes(bytes, "raft request") as { id?: unknown; action?: unknown };
-  if (typeof v?.id !== "number" || !Array.isArray(v.action)) {
-    throw new SwarmError("DATA_LOSS", "cannot decode raft request: missing id or actions");
+  let wire: InternalRaftRequest;
+  try {
+    wire = InternalRaftRequest.decode(bytes);
+  } catch (err) {
+    throw new SwarmError("DATA_LOSS", `cannot decode raft request: ${(err as Error).message}`, { cause: err });
   }
-  for (const a of v.action as StoreAction[]) {
-    if (!isKind(a?.kind) || !["create", "update", "remove"].includes(a.action) || typeof a.target?.id !== "string") {
-      throw new SwarmError("DATA_LOSS", "cannot decode raft request: malformed store action");
-    }
-  }
-  return { id: v.id, actions: v.action as StoreAction[] };
+  return { id: wire.id, actions: wire.action.map(fromWireAction) };
 }
 
 /** Encoded size of a transaction's actions, for the 1.5 MiB proposal limit. */
 export function encodedActionsSize(actions: readonly StoreAction[]): number {
-  return encodeRaftRequest({ id: 0, actions: actions as StoreAction[] }).byteLength;
+  return encodeRaftRequest({ id: Number.MAX_SAFE_INTEGER, actions: actions as StoreAction[] }).byteLength;
 }
 
-/** Encoded size of one action (batch size estimates). */
+/** Encoded size of one action within a request (batch size estimates). */
 export function encodedActionSize(action: StoreAction): number {
-  return toBytes(action).byteLength;
+  return WireStoreAction.encode(toWireAction(action)).finish().byteLength + 4;
 }
 
 export function encodeStoreSnapshot(snap: StoreSnapshot): Uint8Array {
-  return toBytes(snap);
+  return WireStoreSnapshot.encode(toWireSnapshot(snap)).finish();
+}
+
+export function toWireSnapshot(snap: StoreSnapshot): WireStoreSnapshot {
+  return { ...snap, resources: [], extensions: [], volumes: [] };
+}
+
+export function fromWireSnapshot(w: WireStoreSnapshot): StoreSnapshot {
+  const dropped = w.resources.length + w.extensions.length + w.volumes.length;
+  if (dropped > 0) log.warn({ dropped }, "snapshot holds resources, extensions or volumes, which this store does not keep");
+  return {
+    nodes: w.nodes,
+    services: w.services,
+    networks: w.networks,
+    tasks: w.tasks,
+    clusters: w.clusters,
+    secrets: w.secrets,
+    configs: w.configs,
+  };
 }
 
 export function decodeStoreSnapshot(bytes: Uint8Array): StoreSnapshot {
-  const v = fromBytes(bytes, "store snapshot") as Partial<StoreSnapshot> | null;
-  if (v === null || typeof v !== "object") throw new SwarmError("DATA_LOSS", "cannot decode store snapshot: not an object");
-  const out = {} as StoreSnapshot;
-  for (const field of Object.values(SNAPSHOT_FIELD)) {
-    const list = v[field] ?? [];
-    if (!Array.isArray(list)) throw new SwarmError("DATA_LOSS", `cannot decode store snapshot: ${field} is not a list`);
-    (out as unknown as Record<string, unknown[]>)[field] = list;
+  try {
+    return fromWireSnapshot(WireStoreSnapshot.decode(bytes));
+  } catch (err) {
+    throw new SwarmError("DATA_LOSS", `cannot decode store snapshot: ${(err as Error).message}`, { cause: err });
   }
-  return out;
 }

@@ -1,57 +1,16 @@
-// The object types the store holds. They mirror the shapes ts-proto emits for
-// SwarmKit's api/objects.proto (camelCase fields, 64-bit ints as numbers,
-// Timestamps as Date, map<string,string> as records). Until the generated code
-// lands in src/shared/api/gen these are local structural stand-ins carrying
-// only the fields the store reads; the generated types are assignable to them.
+// The object kinds the store holds: SwarmKit's Node, Service, Network, Task,
+// Cluster, Secret and Config, as generated from api/objects.proto.
+import { Cluster, Config, Network, Node, Secret, Service, Task, type Meta } from "../../../shared/api/gen/api/objects.js";
+import type { Annotations, Version } from "../../../shared/api/gen/api/types.js";
 
-export interface Version {
-  index: number;
-}
+export { Cluster, Config, Network, Node, Secret, Service, Task };
+export type { Meta, Version, Annotations };
 
-export interface Meta {
-  version?: Version | undefined;
-  createdAt?: Date | undefined;
-  updatedAt?: Date | undefined;
-}
-
-export interface Annotations {
-  name: string;
-  labels?: { [key: string]: string } | undefined;
-}
-
-interface WithSpecAnnotations {
-  spec?: { annotations?: Annotations | undefined } | undefined;
-}
-
-/** Every store object: an ID, its meta, anything else. */
+/** What every stored object has: an ID and its meta. */
 export interface StoreObject {
   id: string;
   meta?: Meta | undefined;
 }
-
-export interface Node extends StoreObject, WithSpecAnnotations {
-  spec?: { annotations?: Annotations | undefined; desiredRole?: number; membership?: number; availability?: number } | undefined;
-  description?: { hostname: string } | undefined;
-  status?: { state: number; message?: string; addr?: string } | undefined;
-  role?: number;
-}
-
-export interface Service extends StoreObject, WithSpecAnnotations {}
-
-export interface Task extends StoreObject {
-  serviceId: string;
-  slot: number;
-  nodeId: string;
-  annotations?: Annotations | undefined;
-  serviceAnnotations?: Annotations | undefined;
-  status?: { state: number; message?: string } | undefined;
-  desiredState: number;
-}
-
-export interface Cluster extends StoreObject, WithSpecAnnotations {}
-export interface Secret extends StoreObject, WithSpecAnnotations {}
-export interface Config extends StoreObject, WithSpecAnnotations {}
-export interface Network extends StoreObject, WithSpecAnnotations {}
 
 /** The kinds, in the order SwarmKit's StoreSnapshot lists them. */
 export const KINDS = ["node", "service", "network", "task", "cluster", "secret", "config"] as const;
@@ -67,6 +26,27 @@ export interface ObjectOfKind {
   config: Config;
 }
 
-export function isKind(s: string): s is Kind {
-  return (KINDS as readonly string[]).includes(s);
+/** The generated message functions of each kind (fromPartial normalizes and copies). */
+export const MESSAGES = {
+  node: Node,
+  service: Service,
+  network: Network,
+  task: Task,
+  cluster: Cluster,
+  secret: Secret,
+  config: Config,
+} as const;
+
+export function isKind(s: unknown): s is Kind {
+  return typeof s === "string" && (KINDS as readonly string[]).includes(s);
+}
+
+/**
+ * A complete, private copy of an object of a kind: missing fields get their
+ * proto defaults. Nested messages, lists and maps are new; Date and byte
+ * array values are shared (the store never writes into them).
+ */
+export function normalize<K extends Kind>(kind: K, obj: ObjectOfKind[K]): ObjectOfKind[K] {
+  const fns = MESSAGES[kind] as unknown as { fromPartial(o: unknown): ObjectOfKind[K] };
+  return fns.fromPartial(obj);
 }

@@ -5,10 +5,10 @@
 // entry, where the checks are repeated against the then-current state.
 import { SwarmError } from "../../../shared/errors.js";
 import type { ActionKind, StoreAction } from "./actions.js";
-import { cloneObject, deepFreeze } from "./copy.js";
+import { deepFreeze } from "./copy.js";
 import { errExist, errInvalid, errNameConflict, errNotExist, errSequenceConflict } from "./errors.js";
 import { byId, candidates, matches, type Filter } from "./find.js";
-import type { Kind, Meta, ObjectOfKind, StoreObject, Task } from "./objects.js";
+import { normalize, type Kind, type Meta, type ObjectOfKind, type StoreObject, type Task } from "./objects.js";
 import { schemaOf } from "./schema.js";
 import type { Table } from "./table.js";
 
@@ -185,7 +185,7 @@ export class Transaction implements Tx {
     if (typeof obj?.id !== "string" || obj.id === "") throw errInvalid(`cannot create a ${kind} without an ID`);
     if (this.get(kind, obj.id)) throw errExist(kind, obj.id);
     this.checkName(kind, obj, obj.id);
-    const copy = cloneObject(obj) as StoreObject;
+    const copy = normalize(kind, obj) as StoreObject;
     copy.meta = this.metaFor(undefined, copy.meta);
     this.stage(kind, copy, { action: "create", kind, target: copy as ObjectOfKind[K] });
   }
@@ -200,7 +200,7 @@ export class Transaction implements Tx {
       throw errSequenceConflict(kind, obj.id, versionOf(obj), versionOf(current));
     }
     this.checkName(kind, obj, obj.id);
-    const copy = cloneObject(obj) as StoreObject;
+    const copy = normalize(kind, obj) as StoreObject;
     // At prepare this keeps the version that was read, for the re-check at apply.
     copy.meta = this.metaFor(current, copy.meta);
     this.stage(kind, copy, { action: "update", kind, target: copy as ObjectOfKind[K] });
