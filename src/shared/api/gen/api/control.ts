@@ -60,12 +60,12 @@ export interface ListNodesRequest_Filters {
   idPrefixes: string[];
   /** Engine labels, as reported by the node. */
   labels: { [key: string]: string };
-  /** Labels of the node object (spec.annotations). */
-  nodeLabels: { [key: string]: string };
   /** Repeated enums are unpacked on the wire here, as upstream. */
   memberships: NodeSpec_Membership[];
   roles: NodeRole[];
   namePrefixes: string[];
+  /** Labels of the node object (spec.annotations). */
+  nodeLabels: { [key: string]: string };
 }
 
 export interface ListNodesRequest_Filters_LabelsEntry {
@@ -808,7 +808,7 @@ export const ListNodesRequest: MessageFns<ListNodesRequest> = {
 };
 
 function createBaseListNodesRequest_Filters(): ListNodesRequest_Filters {
-  return { names: [], idPrefixes: [], labels: {}, nodeLabels: {}, memberships: [], roles: [], namePrefixes: [] };
+  return { names: [], idPrefixes: [], labels: {}, memberships: [], roles: [], namePrefixes: [], nodeLabels: {} };
 }
 
 export const ListNodesRequest_Filters: MessageFns<ListNodesRequest_Filters> = {
@@ -822,9 +822,6 @@ export const ListNodesRequest_Filters: MessageFns<ListNodesRequest_Filters> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       ListNodesRequest_Filters_LabelsEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
     });
-    globalThis.Object.entries(message.nodeLabels).forEach(([key, value]: [string, string]) => {
-      ListNodesRequest_Filters_NodeLabelsEntry.encode({ key: key as any, value }, writer.uint32(58).fork()).join();
-    });
     for (const v of message.memberships) {
       writer.uint32(32).int32(v!);
     }
@@ -834,6 +831,9 @@ export const ListNodesRequest_Filters: MessageFns<ListNodesRequest_Filters> = {
     for (const v of message.namePrefixes) {
       writer.uint32(50).string(v!);
     }
+    globalThis.Object.entries(message.nodeLabels).forEach(([key, value]: [string, string]) => {
+      ListNodesRequest_Filters_NodeLabelsEntry.encode({ key: key as any, value }, writer.uint32(58).fork()).join();
+    });
     return writer;
   },
 
@@ -874,17 +874,6 @@ export const ListNodesRequest_Filters: MessageFns<ListNodesRequest_Filters> = {
             const entry3 = ListNodesRequest_Filters_LabelsEntry.decode(reader, reader.uint32());
             if (entry3.value !== undefined) {
               message.labels[entry3.key] = entry3.value;
-            }
-            continue;
-          }
-          case 7: {
-            if (tag !== 58) {
-              break;
-            }
-
-            const entry7 = ListNodesRequest_Filters_NodeLabelsEntry.decode(reader, reader.uint32());
-            if (entry7.value !== undefined) {
-              message.nodeLabels[entry7.key] = entry7.value;
             }
             continue;
           }
@@ -932,6 +921,17 @@ export const ListNodesRequest_Filters: MessageFns<ListNodesRequest_Filters> = {
             message.namePrefixes.push(reader.string());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            const entry7 = ListNodesRequest_Filters_NodeLabelsEntry.decode(reader, reader.uint32());
+            if (entry7.value !== undefined) {
+              message.nodeLabels[entry7.key] = entry7.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -966,6 +966,15 @@ export const ListNodesRequest_Filters: MessageFns<ListNodesRequest_Filters> = {
           {},
         )
         : {},
+      memberships: globalThis.Array.isArray(object?.memberships)
+        ? object.memberships.map((e: any) => nodeSpec_MembershipFromJSON(e))
+        : [],
+      roles: globalThis.Array.isArray(object?.roles) ? object.roles.map((e: any) => nodeRoleFromJSON(e)) : [],
+      namePrefixes: globalThis.Array.isArray(object?.namePrefixes)
+        ? object.namePrefixes.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.name_prefixes)
+        ? object.name_prefixes.map((e: any) => globalThis.String(e))
+        : [],
       nodeLabels: isObject(object.nodeLabels)
         ? (globalThis.Object.entries(object.nodeLabels) as [string, any][]).reduce(
           (acc: { [key: string]: string }, [key, value]: [string, any]) => {
@@ -993,17 +1002,6 @@ export const ListNodesRequest_Filters: MessageFns<ListNodesRequest_Filters> = {
           {},
         )
         : {},
-      memberships: globalThis.Array.isArray(object?.memberships)
-        ? object.memberships.map((e: any) => nodeSpec_MembershipFromJSON(e))
-        : [],
-      roles: globalThis.Array.isArray(object?.roles)
-        ? object.roles.map((e: any) => nodeRoleFromJSON(e))
-        : [],
-      namePrefixes: globalThis.Array.isArray(object?.namePrefixes)
-        ? object.namePrefixes.map((e: any) => globalThis.String(e))
-        : globalThis.Array.isArray(object?.name_prefixes)
-        ? object.name_prefixes.map((e: any) => globalThis.String(e))
-        : [],
     };
   },
 
@@ -1024,15 +1022,6 @@ export const ListNodesRequest_Filters: MessageFns<ListNodesRequest_Filters> = {
         });
       }
     }
-    if (message.nodeLabels) {
-      const entries = globalThis.Object.entries(message.nodeLabels) as [string, string][];
-      if (entries.length > 0) {
-        obj.nodeLabels = {};
-        entries.forEach(([k, v]) => {
-          obj.nodeLabels[k] = v;
-        });
-      }
-    }
     if (message.memberships?.length) {
       obj.memberships = message.memberships.map((e) => nodeSpec_MembershipToJSON(e));
     }
@@ -1041,6 +1030,15 @@ export const ListNodesRequest_Filters: MessageFns<ListNodesRequest_Filters> = {
     }
     if (message.namePrefixes?.length) {
       obj.namePrefixes = message.namePrefixes;
+    }
+    if (message.nodeLabels) {
+      const entries = globalThis.Object.entries(message.nodeLabels) as [string, string][];
+      if (entries.length > 0) {
+        obj.nodeLabels = {};
+        entries.forEach(([k, v]) => {
+          obj.nodeLabels[k] = v;
+        });
+      }
     }
     return obj;
   },
@@ -1061,6 +1059,9 @@ export const ListNodesRequest_Filters: MessageFns<ListNodesRequest_Filters> = {
       },
       {},
     );
+    message.memberships = object.memberships?.map((e) => e) || [];
+    message.roles = object.roles?.map((e) => e) || [];
+    message.namePrefixes = object.namePrefixes?.map((e) => e) || [];
     message.nodeLabels = (globalThis.Object.entries(object.nodeLabels ?? {}) as [string, string][]).reduce(
       (acc: { [key: string]: string }, [key, value]: [string, string]) => {
         if (value !== undefined) {
@@ -1070,9 +1071,6 @@ export const ListNodesRequest_Filters: MessageFns<ListNodesRequest_Filters> = {
       },
       {},
     );
-    message.memberships = object.memberships?.map((e) => e) || [];
-    message.roles = object.roles?.map((e) => e) || [];
-    message.namePrefixes = object.namePrefixes?.map((e) => e) || [];
     return message;
   },
 };

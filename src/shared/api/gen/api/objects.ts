@@ -83,14 +83,18 @@ export interface Node {
 export interface Service {
   id: string;
   meta: Meta | undefined;
-  spec: ServiceSpec | undefined;
-  specVersion: Version | undefined;
-  previousSpec: ServiceSpec | undefined;
-  previousSpecVersion: Version | undefined;
+  spec:
+    | ServiceSpec
+    | undefined;
+  /** Allocated endpoint (ports and VIPs filled in). */
   endpoint: Endpoint | undefined;
   updateStatus: UpdateStatus | undefined;
-  jobStatus: JobStatus | undefined;
+  previousSpec: ServiceSpec | undefined;
   pendingDelete: boolean;
+  /** Versions of spec / previous_spec; not comparable with meta.version. */
+  specVersion: Version | undefined;
+  previousSpecVersion: Version | undefined;
+  jobStatus: JobStatus | undefined;
 }
 
 export interface Endpoint {
@@ -111,7 +115,6 @@ export interface Task {
   id: string;
   meta: Meta | undefined;
   spec: TaskSpec | undefined;
-  specVersion: Version | undefined;
   serviceId: string;
   /** Replicated: 1..N. Global: 0 (the node ID identifies the instance). */
   slot: number;
@@ -126,7 +129,11 @@ export interface Task {
   desiredState: TaskState;
   networks: NetworkAttachment[];
   endpoint: Endpoint | undefined;
-  logDriver: Driver | undefined;
+  logDriver:
+    | Driver
+    | undefined;
+  /** Copied from the service when the task was created. */
+  specVersion: Version | undefined;
   assignedGenericResources: GenericResource[];
   jobIteration: Version | undefined;
   volumes: VolumeAttachment[];
@@ -590,13 +597,13 @@ function createBaseService(): Service {
     id: "",
     meta: undefined,
     spec: undefined,
-    specVersion: undefined,
-    previousSpec: undefined,
-    previousSpecVersion: undefined,
     endpoint: undefined,
     updateStatus: undefined,
-    jobStatus: undefined,
+    previousSpec: undefined,
     pendingDelete: false,
+    specVersion: undefined,
+    previousSpecVersion: undefined,
+    jobStatus: undefined,
   };
 }
 
@@ -611,26 +618,26 @@ export const Service: MessageFns<Service> = {
     if (message.spec !== undefined) {
       ServiceSpec.encode(message.spec, writer.uint32(26).fork()).join();
     }
-    if (message.specVersion !== undefined) {
-      Version.encode(message.specVersion, writer.uint32(82).fork()).join();
-    }
-    if (message.previousSpec !== undefined) {
-      ServiceSpec.encode(message.previousSpec, writer.uint32(50).fork()).join();
-    }
-    if (message.previousSpecVersion !== undefined) {
-      Version.encode(message.previousSpecVersion, writer.uint32(90).fork()).join();
-    }
     if (message.endpoint !== undefined) {
       Endpoint.encode(message.endpoint, writer.uint32(34).fork()).join();
     }
     if (message.updateStatus !== undefined) {
       UpdateStatus.encode(message.updateStatus, writer.uint32(42).fork()).join();
     }
-    if (message.jobStatus !== undefined) {
-      JobStatus.encode(message.jobStatus, writer.uint32(98).fork()).join();
+    if (message.previousSpec !== undefined) {
+      ServiceSpec.encode(message.previousSpec, writer.uint32(50).fork()).join();
     }
     if (message.pendingDelete !== false) {
       writer.uint32(56).bool(message.pendingDelete);
+    }
+    if (message.specVersion !== undefined) {
+      Version.encode(message.specVersion, writer.uint32(82).fork()).join();
+    }
+    if (message.previousSpecVersion !== undefined) {
+      Version.encode(message.previousSpecVersion, writer.uint32(90).fork()).join();
+    }
+    if (message.jobStatus !== undefined) {
+      JobStatus.encode(message.jobStatus, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -672,30 +679,6 @@ export const Service: MessageFns<Service> = {
             message.spec = ServiceSpec.decode(reader, reader.uint32());
             continue;
           }
-          case 10: {
-            if (tag !== 82) {
-              break;
-            }
-
-            message.specVersion = Version.decode(reader, reader.uint32());
-            continue;
-          }
-          case 6: {
-            if (tag !== 50) {
-              break;
-            }
-
-            message.previousSpec = ServiceSpec.decode(reader, reader.uint32());
-            continue;
-          }
-          case 11: {
-            if (tag !== 90) {
-              break;
-            }
-
-            message.previousSpecVersion = Version.decode(reader, reader.uint32());
-            continue;
-          }
           case 4: {
             if (tag !== 34) {
               break;
@@ -712,12 +695,12 @@ export const Service: MessageFns<Service> = {
             message.updateStatus = UpdateStatus.decode(reader, reader.uint32());
             continue;
           }
-          case 12: {
-            if (tag !== 98) {
+          case 6: {
+            if (tag !== 50) {
               break;
             }
 
-            message.jobStatus = JobStatus.decode(reader, reader.uint32());
+            message.previousSpec = ServiceSpec.decode(reader, reader.uint32());
             continue;
           }
           case 7: {
@@ -726,6 +709,30 @@ export const Service: MessageFns<Service> = {
             }
 
             message.pendingDelete = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.specVersion = Version.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.previousSpecVersion = Version.decode(reader, reader.uint32());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.jobStatus = JobStatus.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -745,37 +752,37 @@ export const Service: MessageFns<Service> = {
       id: isSet(object.id) ? globalThis.String(object.id) : "",
       meta: isSet(object.meta) ? Meta.fromJSON(object.meta) : undefined,
       spec: isSet(object.spec) ? ServiceSpec.fromJSON(object.spec) : undefined,
-      specVersion: isSet(object.specVersion)
-        ? Version.fromJSON(object.specVersion)
-        : isSet(object.spec_version)
-        ? Version.fromJSON(object.spec_version)
-        : undefined,
-      previousSpec: isSet(object.previousSpec)
-        ? ServiceSpec.fromJSON(object.previousSpec)
-        : isSet(object.previous_spec)
-        ? ServiceSpec.fromJSON(object.previous_spec)
-        : undefined,
-      previousSpecVersion: isSet(object.previousSpecVersion)
-        ? Version.fromJSON(object.previousSpecVersion)
-        : isSet(object.previous_spec_version)
-        ? Version.fromJSON(object.previous_spec_version)
-        : undefined,
       endpoint: isSet(object.endpoint) ? Endpoint.fromJSON(object.endpoint) : undefined,
       updateStatus: isSet(object.updateStatus)
         ? UpdateStatus.fromJSON(object.updateStatus)
         : isSet(object.update_status)
         ? UpdateStatus.fromJSON(object.update_status)
         : undefined,
-      jobStatus: isSet(object.jobStatus)
-        ? JobStatus.fromJSON(object.jobStatus)
-        : isSet(object.job_status)
-        ? JobStatus.fromJSON(object.job_status)
+      previousSpec: isSet(object.previousSpec)
+        ? ServiceSpec.fromJSON(object.previousSpec)
+        : isSet(object.previous_spec)
+        ? ServiceSpec.fromJSON(object.previous_spec)
         : undefined,
       pendingDelete: isSet(object.pendingDelete)
         ? globalThis.Boolean(object.pendingDelete)
         : isSet(object.pending_delete)
         ? globalThis.Boolean(object.pending_delete)
         : false,
+      specVersion: isSet(object.specVersion)
+        ? Version.fromJSON(object.specVersion)
+        : isSet(object.spec_version)
+        ? Version.fromJSON(object.spec_version)
+        : undefined,
+      previousSpecVersion: isSet(object.previousSpecVersion)
+        ? Version.fromJSON(object.previousSpecVersion)
+        : isSet(object.previous_spec_version)
+        ? Version.fromJSON(object.previous_spec_version)
+        : undefined,
+      jobStatus: isSet(object.jobStatus)
+        ? JobStatus.fromJSON(object.jobStatus)
+        : isSet(object.job_status)
+        ? JobStatus.fromJSON(object.job_status)
+        : undefined,
     };
   },
 
@@ -790,26 +797,26 @@ export const Service: MessageFns<Service> = {
     if (message.spec !== undefined) {
       obj.spec = ServiceSpec.toJSON(message.spec);
     }
-    if (message.specVersion !== undefined) {
-      obj.specVersion = Version.toJSON(message.specVersion);
-    }
-    if (message.previousSpec !== undefined) {
-      obj.previousSpec = ServiceSpec.toJSON(message.previousSpec);
-    }
-    if (message.previousSpecVersion !== undefined) {
-      obj.previousSpecVersion = Version.toJSON(message.previousSpecVersion);
-    }
     if (message.endpoint !== undefined) {
       obj.endpoint = Endpoint.toJSON(message.endpoint);
     }
     if (message.updateStatus !== undefined) {
       obj.updateStatus = UpdateStatus.toJSON(message.updateStatus);
     }
-    if (message.jobStatus !== undefined) {
-      obj.jobStatus = JobStatus.toJSON(message.jobStatus);
+    if (message.previousSpec !== undefined) {
+      obj.previousSpec = ServiceSpec.toJSON(message.previousSpec);
     }
     if (message.pendingDelete !== false) {
       obj.pendingDelete = message.pendingDelete;
+    }
+    if (message.specVersion !== undefined) {
+      obj.specVersion = Version.toJSON(message.specVersion);
+    }
+    if (message.previousSpecVersion !== undefined) {
+      obj.previousSpecVersion = Version.toJSON(message.previousSpecVersion);
+    }
+    if (message.jobStatus !== undefined) {
+      obj.jobStatus = JobStatus.toJSON(message.jobStatus);
     }
     return obj;
   },
@@ -824,25 +831,25 @@ export const Service: MessageFns<Service> = {
     message.spec = (object.spec !== undefined && object.spec !== null)
       ? ServiceSpec.fromPartial(object.spec)
       : undefined;
-    message.specVersion = (object.specVersion !== undefined && object.specVersion !== null)
-      ? Version.fromPartial(object.specVersion)
-      : undefined;
-    message.previousSpec = (object.previousSpec !== undefined && object.previousSpec !== null)
-      ? ServiceSpec.fromPartial(object.previousSpec)
-      : undefined;
-    message.previousSpecVersion = (object.previousSpecVersion !== undefined && object.previousSpecVersion !== null)
-      ? Version.fromPartial(object.previousSpecVersion)
-      : undefined;
     message.endpoint = (object.endpoint !== undefined && object.endpoint !== null)
       ? Endpoint.fromPartial(object.endpoint)
       : undefined;
     message.updateStatus = (object.updateStatus !== undefined && object.updateStatus !== null)
       ? UpdateStatus.fromPartial(object.updateStatus)
       : undefined;
+    message.previousSpec = (object.previousSpec !== undefined && object.previousSpec !== null)
+      ? ServiceSpec.fromPartial(object.previousSpec)
+      : undefined;
+    message.pendingDelete = object.pendingDelete ?? false;
+    message.specVersion = (object.specVersion !== undefined && object.specVersion !== null)
+      ? Version.fromPartial(object.specVersion)
+      : undefined;
+    message.previousSpecVersion = (object.previousSpecVersion !== undefined && object.previousSpecVersion !== null)
+      ? Version.fromPartial(object.previousSpecVersion)
+      : undefined;
     message.jobStatus = (object.jobStatus !== undefined && object.jobStatus !== null)
       ? JobStatus.fromPartial(object.jobStatus)
       : undefined;
-    message.pendingDelete = object.pendingDelete ?? false;
     return message;
   },
 };
@@ -1048,7 +1055,6 @@ function createBaseTask(): Task {
     id: "",
     meta: undefined,
     spec: undefined,
-    specVersion: undefined,
     serviceId: "",
     slot: 0,
     nodeId: "",
@@ -1059,6 +1065,7 @@ function createBaseTask(): Task {
     networks: [],
     endpoint: undefined,
     logDriver: undefined,
+    specVersion: undefined,
     assignedGenericResources: [],
     jobIteration: undefined,
     volumes: [],
@@ -1075,9 +1082,6 @@ export const Task: MessageFns<Task> = {
     }
     if (message.spec !== undefined) {
       TaskSpec.encode(message.spec, writer.uint32(26).fork()).join();
-    }
-    if (message.specVersion !== undefined) {
-      Version.encode(message.specVersion, writer.uint32(114).fork()).join();
     }
     if (message.serviceId !== "") {
       writer.uint32(34).string(message.serviceId);
@@ -1108,6 +1112,9 @@ export const Task: MessageFns<Task> = {
     }
     if (message.logDriver !== undefined) {
       Driver.encode(message.logDriver, writer.uint32(106).fork()).join();
+    }
+    if (message.specVersion !== undefined) {
+      Version.encode(message.specVersion, writer.uint32(114).fork()).join();
     }
     for (const v of message.assignedGenericResources) {
       GenericResource.encode(v!, writer.uint32(122).fork()).join();
@@ -1156,14 +1163,6 @@ export const Task: MessageFns<Task> = {
             }
 
             message.spec = TaskSpec.decode(reader, reader.uint32());
-            continue;
-          }
-          case 14: {
-            if (tag !== 114) {
-              break;
-            }
-
-            message.specVersion = Version.decode(reader, reader.uint32());
             continue;
           }
           case 4: {
@@ -1246,6 +1245,14 @@ export const Task: MessageFns<Task> = {
             message.logDriver = Driver.decode(reader, reader.uint32());
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.specVersion = Version.decode(reader, reader.uint32());
+            continue;
+          }
           case 15: {
             if (tag !== 122) {
               break;
@@ -1287,11 +1294,6 @@ export const Task: MessageFns<Task> = {
       id: isSet(object.id) ? globalThis.String(object.id) : "",
       meta: isSet(object.meta) ? Meta.fromJSON(object.meta) : undefined,
       spec: isSet(object.spec) ? TaskSpec.fromJSON(object.spec) : undefined,
-      specVersion: isSet(object.specVersion)
-        ? Version.fromJSON(object.specVersion)
-        : isSet(object.spec_version)
-        ? Version.fromJSON(object.spec_version)
-        : undefined,
       serviceId: isSet(object.serviceId)
         ? globalThis.String(object.serviceId)
         : isSet(object.service_id)
@@ -1324,6 +1326,11 @@ export const Task: MessageFns<Task> = {
         : isSet(object.log_driver)
         ? Driver.fromJSON(object.log_driver)
         : undefined,
+      specVersion: isSet(object.specVersion)
+        ? Version.fromJSON(object.specVersion)
+        : isSet(object.spec_version)
+        ? Version.fromJSON(object.spec_version)
+        : undefined,
       assignedGenericResources: globalThis.Array.isArray(object?.assignedGenericResources)
         ? object.assignedGenericResources.map((e: any) => GenericResource.fromJSON(e))
         : globalThis.Array.isArray(object?.assigned_generic_resources)
@@ -1350,9 +1357,6 @@ export const Task: MessageFns<Task> = {
     }
     if (message.spec !== undefined) {
       obj.spec = TaskSpec.toJSON(message.spec);
-    }
-    if (message.specVersion !== undefined) {
-      obj.specVersion = Version.toJSON(message.specVersion);
     }
     if (message.serviceId !== "") {
       obj.serviceId = message.serviceId;
@@ -1384,6 +1388,9 @@ export const Task: MessageFns<Task> = {
     if (message.logDriver !== undefined) {
       obj.logDriver = Driver.toJSON(message.logDriver);
     }
+    if (message.specVersion !== undefined) {
+      obj.specVersion = Version.toJSON(message.specVersion);
+    }
     if (message.assignedGenericResources?.length) {
       obj.assignedGenericResources = message.assignedGenericResources.map((e) => GenericResource.toJSON(e));
     }
@@ -1404,9 +1411,6 @@ export const Task: MessageFns<Task> = {
     message.id = object.id ?? "";
     message.meta = (object.meta !== undefined && object.meta !== null) ? Meta.fromPartial(object.meta) : undefined;
     message.spec = (object.spec !== undefined && object.spec !== null) ? TaskSpec.fromPartial(object.spec) : undefined;
-    message.specVersion = (object.specVersion !== undefined && object.specVersion !== null)
-      ? Version.fromPartial(object.specVersion)
-      : undefined;
     message.serviceId = object.serviceId ?? "";
     message.slot = object.slot ?? 0;
     message.nodeId = object.nodeId ?? "";
@@ -1426,6 +1430,9 @@ export const Task: MessageFns<Task> = {
       : undefined;
     message.logDriver = (object.logDriver !== undefined && object.logDriver !== null)
       ? Driver.fromPartial(object.logDriver)
+      : undefined;
+    message.specVersion = (object.specVersion !== undefined && object.specVersion !== null)
+      ? Version.fromPartial(object.specVersion)
       : undefined;
     message.assignedGenericResources = object.assignedGenericResources?.map((e) => GenericResource.fromPartial(e)) ||
       [];

@@ -131,8 +131,7 @@ export interface ServiceSpec {
     | { $case: "replicatedJob"; value: ReplicatedJob }
     | { $case: "globalJob"; value: GlobalJob }
     | undefined;
-  update: UpdateConfig | undefined;
-  rollback:
+  update:
     | UpdateConfig
     | undefined;
   /**
@@ -142,6 +141,7 @@ export interface ServiceSpec {
    */
   networks: NetworkAttachmentConfig[];
   endpoint: EndpointSpec | undefined;
+  rollback: UpdateConfig | undefined;
 }
 
 export interface ReplicatedService {
@@ -191,31 +191,34 @@ export interface NetworkAttachmentSpec {
 export interface ContainerSpec {
   image: string;
   labels: { [key: string]: string };
+  /** Replaces the image's entrypoint. */
   command: string[];
   args: string[];
-  hostname: string;
   env: string[];
   dir: string;
   user: string;
+  mounts: Mount[];
+  stopGracePeriod: Duration | undefined;
+  pullOptions: ContainerSpec_PullOptions | undefined;
   groups: string[];
+  secrets: SecretReference[];
+  tty: boolean;
+  hostname: string;
+  dnsConfig: ContainerSpec_DNSConfig | undefined;
+  healthcheck:
+    | HealthConfig
+    | undefined;
+  /** /etc/hosts lines: "IP canonical_hostname [aliases...]". */
+  hosts: string[];
+  openStdin: boolean;
+  readOnly: boolean;
+  stopSignal: string;
+  configs: ConfigReference[];
   privileges:
     | Privileges
     | undefined;
   /** Unset means "use the engine's default". */
   init: boolean | undefined;
-  tty: boolean;
-  openStdin: boolean;
-  readOnly: boolean;
-  stopSignal: string;
-  mounts: Mount[];
-  stopGracePeriod: Duration | undefined;
-  pullOptions: ContainerSpec_PullOptions | undefined;
-  secrets: SecretReference[];
-  configs: ConfigReference[];
-  /** /etc/hosts lines: "IP canonical_hostname [aliases...]". */
-  hosts: string[];
-  dnsConfig: ContainerSpec_DNSConfig | undefined;
-  healthcheck: HealthConfig | undefined;
   isolation: ContainerSpec_Isolation;
   pidsLimit: number;
   sysctls: { [key: string]: string };
@@ -548,9 +551,9 @@ function createBaseServiceSpec(): ServiceSpec {
     task: undefined,
     mode: undefined,
     update: undefined,
-    rollback: undefined,
     networks: [],
     endpoint: undefined,
+    rollback: undefined,
   };
 }
 
@@ -579,14 +582,14 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
     if (message.update !== undefined) {
       UpdateConfig.encode(message.update, writer.uint32(50).fork()).join();
     }
-    if (message.rollback !== undefined) {
-      UpdateConfig.encode(message.rollback, writer.uint32(74).fork()).join();
-    }
     for (const v of message.networks) {
       NetworkAttachmentConfig.encode(v!, writer.uint32(58).fork()).join();
     }
     if (message.endpoint !== undefined) {
       EndpointSpec.encode(message.endpoint, writer.uint32(66).fork()).join();
+    }
+    if (message.rollback !== undefined) {
+      UpdateConfig.encode(message.rollback, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -660,14 +663,6 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
             message.update = UpdateConfig.decode(reader, reader.uint32());
             continue;
           }
-          case 9: {
-            if (tag !== 74) {
-              break;
-            }
-
-            message.rollback = UpdateConfig.decode(reader, reader.uint32());
-            continue;
-          }
           case 7: {
             if (tag !== 58) {
               break;
@@ -682,6 +677,14 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
             }
 
             message.endpoint = EndpointSpec.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.rollback = UpdateConfig.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -714,11 +717,11 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
         ? { $case: "globalJob", value: GlobalJob.fromJSON(object.global_job) }
         : undefined,
       update: isSet(object.update) ? UpdateConfig.fromJSON(object.update) : undefined,
-      rollback: isSet(object.rollback) ? UpdateConfig.fromJSON(object.rollback) : undefined,
       networks: globalThis.Array.isArray(object?.networks)
         ? object.networks.map((e: any) => NetworkAttachmentConfig.fromJSON(e))
         : [],
       endpoint: isSet(object.endpoint) ? EndpointSpec.fromJSON(object.endpoint) : undefined,
+      rollback: isSet(object.rollback) ? UpdateConfig.fromJSON(object.rollback) : undefined,
     };
   },
 
@@ -742,14 +745,14 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
     if (message.update !== undefined) {
       obj.update = UpdateConfig.toJSON(message.update);
     }
-    if (message.rollback !== undefined) {
-      obj.rollback = UpdateConfig.toJSON(message.rollback);
-    }
     if (message.networks?.length) {
       obj.networks = message.networks.map((e) => NetworkAttachmentConfig.toJSON(e));
     }
     if (message.endpoint !== undefined) {
       obj.endpoint = EndpointSpec.toJSON(message.endpoint);
+    }
+    if (message.rollback !== undefined) {
+      obj.rollback = UpdateConfig.toJSON(message.rollback);
     }
     return obj;
   },
@@ -792,12 +795,12 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
     message.update = (object.update !== undefined && object.update !== null)
       ? UpdateConfig.fromPartial(object.update)
       : undefined;
-    message.rollback = (object.rollback !== undefined && object.rollback !== null)
-      ? UpdateConfig.fromPartial(object.rollback)
-      : undefined;
     message.networks = object.networks?.map((e) => NetworkAttachmentConfig.fromPartial(e)) || [];
     message.endpoint = (object.endpoint !== undefined && object.endpoint !== null)
       ? EndpointSpec.fromPartial(object.endpoint)
+      : undefined;
+    message.rollback = (object.rollback !== undefined && object.rollback !== null)
+      ? UpdateConfig.fromPartial(object.rollback)
       : undefined;
     return message;
   },
@@ -1591,25 +1594,25 @@ function createBaseContainerSpec(): ContainerSpec {
     labels: {},
     command: [],
     args: [],
-    hostname: "",
     env: [],
     dir: "",
     user: "",
-    groups: [],
-    privileges: undefined,
-    init: undefined,
-    tty: false,
-    openStdin: false,
-    readOnly: false,
-    stopSignal: "",
     mounts: [],
     stopGracePeriod: undefined,
     pullOptions: undefined,
+    groups: [],
     secrets: [],
-    configs: [],
-    hosts: [],
+    tty: false,
+    hostname: "",
     dnsConfig: undefined,
     healthcheck: undefined,
+    hosts: [],
+    openStdin: false,
+    readOnly: false,
+    stopSignal: "",
+    configs: [],
+    privileges: undefined,
+    init: undefined,
     isolation: 0,
     pidsLimit: 0,
     sysctls: {},
@@ -1634,9 +1637,6 @@ export const ContainerSpec: MessageFns<ContainerSpec> = {
     for (const v of message.args) {
       writer.uint32(34).string(v!);
     }
-    if (message.hostname !== "") {
-      writer.uint32(114).string(message.hostname);
-    }
     for (const v of message.env) {
       writer.uint32(42).string(v!);
     }
@@ -1645,27 +1645,6 @@ export const ContainerSpec: MessageFns<ContainerSpec> = {
     }
     if (message.user !== "") {
       writer.uint32(58).string(message.user);
-    }
-    for (const v of message.groups) {
-      writer.uint32(90).string(v!);
-    }
-    if (message.privileges !== undefined) {
-      Privileges.encode(message.privileges, writer.uint32(178).fork()).join();
-    }
-    if (message.init !== undefined) {
-      BoolValue.encode({ value: message.init! }, writer.uint32(186).fork()).join();
-    }
-    if (message.tty !== false) {
-      writer.uint32(104).bool(message.tty);
-    }
-    if (message.openStdin !== false) {
-      writer.uint32(144).bool(message.openStdin);
-    }
-    if (message.readOnly !== false) {
-      writer.uint32(152).bool(message.readOnly);
-    }
-    if (message.stopSignal !== "") {
-      writer.uint32(162).string(message.stopSignal);
     }
     for (const v of message.mounts) {
       Mount.encode(v!, writer.uint32(66).fork()).join();
@@ -1676,20 +1655,44 @@ export const ContainerSpec: MessageFns<ContainerSpec> = {
     if (message.pullOptions !== undefined) {
       ContainerSpec_PullOptions.encode(message.pullOptions, writer.uint32(82).fork()).join();
     }
+    for (const v of message.groups) {
+      writer.uint32(90).string(v!);
+    }
     for (const v of message.secrets) {
       SecretReference.encode(v!, writer.uint32(98).fork()).join();
     }
-    for (const v of message.configs) {
-      ConfigReference.encode(v!, writer.uint32(170).fork()).join();
+    if (message.tty !== false) {
+      writer.uint32(104).bool(message.tty);
     }
-    for (const v of message.hosts) {
-      writer.uint32(138).string(v!);
+    if (message.hostname !== "") {
+      writer.uint32(114).string(message.hostname);
     }
     if (message.dnsConfig !== undefined) {
       ContainerSpec_DNSConfig.encode(message.dnsConfig, writer.uint32(122).fork()).join();
     }
     if (message.healthcheck !== undefined) {
       HealthConfig.encode(message.healthcheck, writer.uint32(130).fork()).join();
+    }
+    for (const v of message.hosts) {
+      writer.uint32(138).string(v!);
+    }
+    if (message.openStdin !== false) {
+      writer.uint32(144).bool(message.openStdin);
+    }
+    if (message.readOnly !== false) {
+      writer.uint32(152).bool(message.readOnly);
+    }
+    if (message.stopSignal !== "") {
+      writer.uint32(162).string(message.stopSignal);
+    }
+    for (const v of message.configs) {
+      ConfigReference.encode(v!, writer.uint32(170).fork()).join();
+    }
+    if (message.privileges !== undefined) {
+      Privileges.encode(message.privileges, writer.uint32(178).fork()).join();
+    }
+    if (message.init !== undefined) {
+      BoolValue.encode({ value: message.init! }, writer.uint32(186).fork()).join();
     }
     if (message.isolation !== 0) {
       writer.uint32(192).int32(message.isolation);
@@ -1763,14 +1766,6 @@ export const ContainerSpec: MessageFns<ContainerSpec> = {
             message.args.push(reader.string());
             continue;
           }
-          case 14: {
-            if (tag !== 114) {
-              break;
-            }
-
-            message.hostname = reader.string();
-            continue;
-          }
           case 5: {
             if (tag !== 42) {
               break;
@@ -1793,62 +1788,6 @@ export const ContainerSpec: MessageFns<ContainerSpec> = {
             }
 
             message.user = reader.string();
-            continue;
-          }
-          case 11: {
-            if (tag !== 90) {
-              break;
-            }
-
-            message.groups.push(reader.string());
-            continue;
-          }
-          case 22: {
-            if (tag !== 178) {
-              break;
-            }
-
-            message.privileges = Privileges.decode(reader, reader.uint32());
-            continue;
-          }
-          case 23: {
-            if (tag !== 186) {
-              break;
-            }
-
-            message.init = BoolValue.decode(reader, reader.uint32()).value;
-            continue;
-          }
-          case 13: {
-            if (tag !== 104) {
-              break;
-            }
-
-            message.tty = reader.bool();
-            continue;
-          }
-          case 18: {
-            if (tag !== 144) {
-              break;
-            }
-
-            message.openStdin = reader.bool();
-            continue;
-          }
-          case 19: {
-            if (tag !== 152) {
-              break;
-            }
-
-            message.readOnly = reader.bool();
-            continue;
-          }
-          case 20: {
-            if (tag !== 162) {
-              break;
-            }
-
-            message.stopSignal = reader.string();
             continue;
           }
           case 8: {
@@ -1875,6 +1814,14 @@ export const ContainerSpec: MessageFns<ContainerSpec> = {
             message.pullOptions = ContainerSpec_PullOptions.decode(reader, reader.uint32());
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.groups.push(reader.string());
+            continue;
+          }
           case 12: {
             if (tag !== 98) {
               break;
@@ -1883,20 +1830,20 @@ export const ContainerSpec: MessageFns<ContainerSpec> = {
             message.secrets.push(SecretReference.decode(reader, reader.uint32()));
             continue;
           }
-          case 21: {
-            if (tag !== 170) {
+          case 13: {
+            if (tag !== 104) {
               break;
             }
 
-            message.configs.push(ConfigReference.decode(reader, reader.uint32()));
+            message.tty = reader.bool();
             continue;
           }
-          case 17: {
-            if (tag !== 138) {
+          case 14: {
+            if (tag !== 114) {
               break;
             }
 
-            message.hosts.push(reader.string());
+            message.hostname = reader.string();
             continue;
           }
           case 15: {
@@ -1913,6 +1860,62 @@ export const ContainerSpec: MessageFns<ContainerSpec> = {
             }
 
             message.healthcheck = HealthConfig.decode(reader, reader.uint32());
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.hosts.push(reader.string());
+            continue;
+          }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.openStdin = reader.bool();
+            continue;
+          }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.readOnly = reader.bool();
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.stopSignal = reader.string();
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.configs.push(ConfigReference.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.privileges = Privileges.decode(reader, reader.uint32());
+            continue;
+          }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.init = BoolValue.decode(reader, reader.uint32()).value;
             continue;
           }
           case 24: {
@@ -2005,14 +2008,35 @@ export const ContainerSpec: MessageFns<ContainerSpec> = {
         : {},
       command: globalThis.Array.isArray(object?.command) ? object.command.map((e: any) => globalThis.String(e)) : [],
       args: globalThis.Array.isArray(object?.args) ? object.args.map((e: any) => globalThis.String(e)) : [],
-      hostname: isSet(object.hostname) ? globalThis.String(object.hostname) : "",
       env: globalThis.Array.isArray(object?.env) ? object.env.map((e: any) => globalThis.String(e)) : [],
       dir: isSet(object.dir) ? globalThis.String(object.dir) : "",
       user: isSet(object.user) ? globalThis.String(object.user) : "",
+      mounts: globalThis.Array.isArray(object?.mounts) ? object.mounts.map((e: any) => Mount.fromJSON(e)) : [],
+      stopGracePeriod: isSet(object.stopGracePeriod)
+        ? Duration.fromJSON(object.stopGracePeriod)
+        : isSet(object.stop_grace_period)
+        ? Duration.fromJSON(object.stop_grace_period)
+        : undefined,
+      pullOptions: isSet(object.pullOptions)
+        ? ContainerSpec_PullOptions.fromJSON(object.pullOptions)
+        : isSet(object.pull_options)
+        ? ContainerSpec_PullOptions.fromJSON(object.pull_options)
+        : undefined,
       groups: globalThis.Array.isArray(object?.groups) ? object.groups.map((e: any) => globalThis.String(e)) : [],
-      privileges: isSet(object.privileges) ? Privileges.fromJSON(object.privileges) : undefined,
-      init: isSet(object.init) ? Boolean(object.init) : undefined,
+      secrets: globalThis.Array.isArray(object?.secrets)
+        ? object.secrets.map((e: any) => SecretReference.fromJSON(e))
+        : [],
       tty: isSet(object.tty) ? globalThis.Boolean(object.tty) : false,
+      hostname: isSet(object.hostname) ? globalThis.String(object.hostname) : "",
+      dnsConfig: isSet(object.dnsConfig)
+        ? ContainerSpec_DNSConfig.fromJSON(object.dnsConfig)
+        : isSet(object.dns_config)
+        ? ContainerSpec_DNSConfig.fromJSON(object.dns_config)
+        : undefined,
+      healthcheck: isSet(object.healthcheck) ? HealthConfig.fromJSON(object.healthcheck) : undefined,
+      hosts: globalThis.Array.isArray(object?.hosts)
+        ? object.hosts.map((e: any) => globalThis.String(e))
+        : [],
       openStdin: isSet(object.openStdin)
         ? globalThis.Boolean(object.openStdin)
         : isSet(object.open_stdin)
@@ -2028,34 +2052,11 @@ export const ContainerSpec: MessageFns<ContainerSpec> = {
         : isSet(object.stop_signal)
         ? globalThis.String(object.stop_signal)
         : "",
-      mounts: globalThis.Array.isArray(object?.mounts)
-        ? object.mounts.map((e: any) => Mount.fromJSON(e))
-        : [],
-      stopGracePeriod: isSet(object.stopGracePeriod)
-        ? Duration.fromJSON(object.stopGracePeriod)
-        : isSet(object.stop_grace_period)
-        ? Duration.fromJSON(object.stop_grace_period)
-        : undefined,
-      pullOptions: isSet(object.pullOptions)
-        ? ContainerSpec_PullOptions.fromJSON(object.pullOptions)
-        : isSet(object.pull_options)
-        ? ContainerSpec_PullOptions.fromJSON(object.pull_options)
-        : undefined,
-      secrets: globalThis.Array.isArray(object?.secrets)
-        ? object.secrets.map((e: any) => SecretReference.fromJSON(e))
-        : [],
       configs: globalThis.Array.isArray(object?.configs)
         ? object.configs.map((e: any) => ConfigReference.fromJSON(e))
         : [],
-      hosts: globalThis.Array.isArray(object?.hosts)
-        ? object.hosts.map((e: any) => globalThis.String(e))
-        : [],
-      dnsConfig: isSet(object.dnsConfig)
-        ? ContainerSpec_DNSConfig.fromJSON(object.dnsConfig)
-        : isSet(object.dns_config)
-        ? ContainerSpec_DNSConfig.fromJSON(object.dns_config)
-        : undefined,
-      healthcheck: isSet(object.healthcheck) ? HealthConfig.fromJSON(object.healthcheck) : undefined,
+      privileges: isSet(object.privileges) ? Privileges.fromJSON(object.privileges) : undefined,
+      init: isSet(object.init) ? Boolean(object.init) : undefined,
       isolation: isSet(object.isolation) ? containerSpec_IsolationFromJSON(object.isolation) : 0,
       pidsLimit: isSet(object.pidsLimit) ? globalThis.Number(object.pidsLimit) : 0,
       sysctls: isObject(object.sysctls)
@@ -2113,9 +2114,6 @@ export const ContainerSpec: MessageFns<ContainerSpec> = {
     if (message.args?.length) {
       obj.args = message.args;
     }
-    if (message.hostname !== "") {
-      obj.hostname = message.hostname;
-    }
     if (message.env?.length) {
       obj.env = message.env;
     }
@@ -2124,27 +2122,6 @@ export const ContainerSpec: MessageFns<ContainerSpec> = {
     }
     if (message.user !== "") {
       obj.user = message.user;
-    }
-    if (message.groups?.length) {
-      obj.groups = message.groups;
-    }
-    if (message.privileges !== undefined) {
-      obj.privileges = Privileges.toJSON(message.privileges);
-    }
-    if (message.init !== undefined) {
-      obj.init = message.init;
-    }
-    if (message.tty !== false) {
-      obj.tty = message.tty;
-    }
-    if (message.openStdin !== false) {
-      obj.openStdin = message.openStdin;
-    }
-    if (message.readOnly !== false) {
-      obj.readOnly = message.readOnly;
-    }
-    if (message.stopSignal !== "") {
-      obj.stopSignal = message.stopSignal;
     }
     if (message.mounts?.length) {
       obj.mounts = message.mounts.map((e) => Mount.toJSON(e));
@@ -2155,20 +2132,44 @@ export const ContainerSpec: MessageFns<ContainerSpec> = {
     if (message.pullOptions !== undefined) {
       obj.pullOptions = ContainerSpec_PullOptions.toJSON(message.pullOptions);
     }
+    if (message.groups?.length) {
+      obj.groups = message.groups;
+    }
     if (message.secrets?.length) {
       obj.secrets = message.secrets.map((e) => SecretReference.toJSON(e));
     }
-    if (message.configs?.length) {
-      obj.configs = message.configs.map((e) => ConfigReference.toJSON(e));
+    if (message.tty !== false) {
+      obj.tty = message.tty;
     }
-    if (message.hosts?.length) {
-      obj.hosts = message.hosts;
+    if (message.hostname !== "") {
+      obj.hostname = message.hostname;
     }
     if (message.dnsConfig !== undefined) {
       obj.dnsConfig = ContainerSpec_DNSConfig.toJSON(message.dnsConfig);
     }
     if (message.healthcheck !== undefined) {
       obj.healthcheck = HealthConfig.toJSON(message.healthcheck);
+    }
+    if (message.hosts?.length) {
+      obj.hosts = message.hosts;
+    }
+    if (message.openStdin !== false) {
+      obj.openStdin = message.openStdin;
+    }
+    if (message.readOnly !== false) {
+      obj.readOnly = message.readOnly;
+    }
+    if (message.stopSignal !== "") {
+      obj.stopSignal = message.stopSignal;
+    }
+    if (message.configs?.length) {
+      obj.configs = message.configs.map((e) => ConfigReference.toJSON(e));
+    }
+    if (message.privileges !== undefined) {
+      obj.privileges = Privileges.toJSON(message.privileges);
+    }
+    if (message.init !== undefined) {
+      obj.init = message.init;
     }
     if (message.isolation !== 0) {
       obj.isolation = containerSpec_IsolationToJSON(message.isolation);
@@ -2217,19 +2218,9 @@ export const ContainerSpec: MessageFns<ContainerSpec> = {
     );
     message.command = object.command?.map((e) => e) || [];
     message.args = object.args?.map((e) => e) || [];
-    message.hostname = object.hostname ?? "";
     message.env = object.env?.map((e) => e) || [];
     message.dir = object.dir ?? "";
     message.user = object.user ?? "";
-    message.groups = object.groups?.map((e) => e) || [];
-    message.privileges = (object.privileges !== undefined && object.privileges !== null)
-      ? Privileges.fromPartial(object.privileges)
-      : undefined;
-    message.init = object.init ?? undefined;
-    message.tty = object.tty ?? false;
-    message.openStdin = object.openStdin ?? false;
-    message.readOnly = object.readOnly ?? false;
-    message.stopSignal = object.stopSignal ?? "";
     message.mounts = object.mounts?.map((e) => Mount.fromPartial(e)) || [];
     message.stopGracePeriod = (object.stopGracePeriod !== undefined && object.stopGracePeriod !== null)
       ? Duration.fromPartial(object.stopGracePeriod)
@@ -2237,15 +2228,25 @@ export const ContainerSpec: MessageFns<ContainerSpec> = {
     message.pullOptions = (object.pullOptions !== undefined && object.pullOptions !== null)
       ? ContainerSpec_PullOptions.fromPartial(object.pullOptions)
       : undefined;
+    message.groups = object.groups?.map((e) => e) || [];
     message.secrets = object.secrets?.map((e) => SecretReference.fromPartial(e)) || [];
-    message.configs = object.configs?.map((e) => ConfigReference.fromPartial(e)) || [];
-    message.hosts = object.hosts?.map((e) => e) || [];
+    message.tty = object.tty ?? false;
+    message.hostname = object.hostname ?? "";
     message.dnsConfig = (object.dnsConfig !== undefined && object.dnsConfig !== null)
       ? ContainerSpec_DNSConfig.fromPartial(object.dnsConfig)
       : undefined;
     message.healthcheck = (object.healthcheck !== undefined && object.healthcheck !== null)
       ? HealthConfig.fromPartial(object.healthcheck)
       : undefined;
+    message.hosts = object.hosts?.map((e) => e) || [];
+    message.openStdin = object.openStdin ?? false;
+    message.readOnly = object.readOnly ?? false;
+    message.stopSignal = object.stopSignal ?? "";
+    message.configs = object.configs?.map((e) => ConfigReference.fromPartial(e)) || [];
+    message.privileges = (object.privileges !== undefined && object.privileges !== null)
+      ? Privileges.fromPartial(object.privileges)
+      : undefined;
+    message.init = object.init ?? undefined;
     message.isolation = object.isolation ?? 0;
     message.pidsLimit = object.pidsLimit ?? 0;
     message.sysctls = (globalThis.Object.entries(object.sysctls ?? {}) as [string, string][]).reduce(

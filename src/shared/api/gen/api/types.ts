@@ -399,10 +399,10 @@ export interface Mount {
   source: string;
   target: string;
   readonly: boolean;
-  consistency: Mount_Consistency;
   bindOptions: Mount_BindOptions | undefined;
   volumeOptions: Mount_VolumeOptions | undefined;
   tmpfsOptions: Mount_TmpfsOptions | undefined;
+  consistency: Mount_Consistency;
 }
 
 export enum Mount_Type {
@@ -3702,10 +3702,10 @@ function createBaseMount(): Mount {
     source: "",
     target: "",
     readonly: false,
-    consistency: 0,
     bindOptions: undefined,
     volumeOptions: undefined,
     tmpfsOptions: undefined,
+    consistency: 0,
   };
 }
 
@@ -3723,9 +3723,6 @@ export const Mount: MessageFns<Mount> = {
     if (message.readonly !== false) {
       writer.uint32(32).bool(message.readonly);
     }
-    if (message.consistency !== 0) {
-      writer.uint32(64).int32(message.consistency);
-    }
     if (message.bindOptions !== undefined) {
       Mount_BindOptions.encode(message.bindOptions, writer.uint32(42).fork()).join();
     }
@@ -3734,6 +3731,9 @@ export const Mount: MessageFns<Mount> = {
     }
     if (message.tmpfsOptions !== undefined) {
       Mount_TmpfsOptions.encode(message.tmpfsOptions, writer.uint32(58).fork()).join();
+    }
+    if (message.consistency !== 0) {
+      writer.uint32(64).int32(message.consistency);
     }
     return writer;
   },
@@ -3783,14 +3783,6 @@ export const Mount: MessageFns<Mount> = {
             message.readonly = reader.bool();
             continue;
           }
-          case 8: {
-            if (tag !== 64) {
-              break;
-            }
-
-            message.consistency = reader.int32() as any;
-            continue;
-          }
           case 5: {
             if (tag !== 42) {
               break;
@@ -3815,6 +3807,14 @@ export const Mount: MessageFns<Mount> = {
             message.tmpfsOptions = Mount_TmpfsOptions.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.consistency = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3833,7 +3833,6 @@ export const Mount: MessageFns<Mount> = {
       source: isSet(object.source) ? globalThis.String(object.source) : "",
       target: isSet(object.target) ? globalThis.String(object.target) : "",
       readonly: isSet(object.readonly) ? globalThis.Boolean(object.readonly) : false,
-      consistency: isSet(object.consistency) ? mount_ConsistencyFromJSON(object.consistency) : 0,
       bindOptions: isSet(object.bindOptions)
         ? Mount_BindOptions.fromJSON(object.bindOptions)
         : isSet(object.bind_options)
@@ -3849,6 +3848,7 @@ export const Mount: MessageFns<Mount> = {
         : isSet(object.tmpfs_options)
         ? Mount_TmpfsOptions.fromJSON(object.tmpfs_options)
         : undefined,
+      consistency: isSet(object.consistency) ? mount_ConsistencyFromJSON(object.consistency) : 0,
     };
   },
 
@@ -3866,9 +3866,6 @@ export const Mount: MessageFns<Mount> = {
     if (message.readonly !== false) {
       obj.readonly = message.readonly;
     }
-    if (message.consistency !== 0) {
-      obj.consistency = mount_ConsistencyToJSON(message.consistency);
-    }
     if (message.bindOptions !== undefined) {
       obj.bindOptions = Mount_BindOptions.toJSON(message.bindOptions);
     }
@@ -3877,6 +3874,9 @@ export const Mount: MessageFns<Mount> = {
     }
     if (message.tmpfsOptions !== undefined) {
       obj.tmpfsOptions = Mount_TmpfsOptions.toJSON(message.tmpfsOptions);
+    }
+    if (message.consistency !== 0) {
+      obj.consistency = mount_ConsistencyToJSON(message.consistency);
     }
     return obj;
   },
@@ -3890,7 +3890,6 @@ export const Mount: MessageFns<Mount> = {
     message.source = object.source ?? "";
     message.target = object.target ?? "";
     message.readonly = object.readonly ?? false;
-    message.consistency = object.consistency ?? 0;
     message.bindOptions = (object.bindOptions !== undefined && object.bindOptions !== null)
       ? Mount_BindOptions.fromPartial(object.bindOptions)
       : undefined;
@@ -3900,6 +3899,7 @@ export const Mount: MessageFns<Mount> = {
     message.tmpfsOptions = (object.tmpfsOptions !== undefined && object.tmpfsOptions !== null)
       ? Mount_TmpfsOptions.fromPartial(object.tmpfsOptions)
       : undefined;
+    message.consistency = object.consistency ?? 0;
     return message;
   },
 };

@@ -306,9 +306,9 @@ export function confChangeTypeToJSON(object: ConfChangeType): string {
 }
 
 export interface Entry {
+  Type: EntryType;
   Term: number;
   Index: number;
-  Type: EntryType;
   Data?: Buffer | undefined;
 }
 
@@ -333,12 +333,12 @@ export interface Message {
   index: number;
   entries: Entry[];
   commit: number;
-  vote: number;
   /** Only meaningful on MsgSnap; older peers may send an empty one elsewhere. */
   snapshot?: Snapshot | undefined;
   reject: boolean;
   rejectHint: number;
   context?: Buffer | undefined;
+  vote: number;
   responses: Message[];
   appliedSnapshotIndex: number;
 }
@@ -358,13 +358,11 @@ export interface ConfState {
 }
 
 export interface ConfChange {
+  /** etcd's request id. */
+  id: number;
   type: ConfChangeType;
   nodeId: number;
-  context?:
-    | Buffer
-    | undefined;
-  /** Field 1, although declared last: etcd's request id. */
-  id: number;
+  context?: Buffer | undefined;
 }
 
 export interface ConfChangeSingle {
@@ -379,19 +377,19 @@ export interface ConfChangeV2 {
 }
 
 function createBaseEntry(): Entry {
-  return { Term: 0, Index: 0, Type: 0, Data: Buffer.alloc(0) };
+  return { Type: 0, Term: 0, Index: 0, Data: Buffer.alloc(0) };
 }
 
 export const Entry: MessageFns<Entry> = {
   encode(message: Entry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.Type !== 0) {
+      writer.uint32(8).int32(message.Type);
+    }
     if (message.Term !== 0) {
       writer.uint32(16).uint64(message.Term);
     }
     if (message.Index !== 0) {
       writer.uint32(24).uint64(message.Index);
-    }
-    if (message.Type !== 0) {
-      writer.uint32(8).int32(message.Type);
     }
     if (message.Data !== undefined && message.Data.length !== 0) {
       writer.uint32(34).bytes(message.Data);
@@ -412,6 +410,14 @@ export const Entry: MessageFns<Entry> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.Type = reader.int32() as any;
+            continue;
+          }
           case 2: {
             if (tag !== 16) {
               break;
@@ -426,14 +432,6 @@ export const Entry: MessageFns<Entry> = {
             }
 
             message.Index = longToNumber(reader.uint64());
-            continue;
-          }
-          case 1: {
-            if (tag !== 8) {
-              break;
-            }
-
-            message.Type = reader.int32() as any;
             continue;
           }
           case 4: {
@@ -458,23 +456,23 @@ export const Entry: MessageFns<Entry> = {
 
   fromJSON(object: any): Entry {
     return {
+      Type: isSet(object.Type) ? entryTypeFromJSON(object.Type) : 0,
       Term: isSet(object.Term) ? globalThis.Number(object.Term) : 0,
       Index: isSet(object.Index) ? globalThis.Number(object.Index) : 0,
-      Type: isSet(object.Type) ? entryTypeFromJSON(object.Type) : 0,
       Data: isSet(object.Data) ? Buffer.from(bytesFromBase64(object.Data)) : Buffer.alloc(0),
     };
   },
 
   toJSON(message: Entry): unknown {
     const obj: any = {};
+    if (message.Type !== 0) {
+      obj.Type = entryTypeToJSON(message.Type);
+    }
     if (message.Term !== 0) {
       obj.Term = Math.round(message.Term);
     }
     if (message.Index !== 0) {
       obj.Index = Math.round(message.Index);
-    }
-    if (message.Type !== 0) {
-      obj.Type = entryTypeToJSON(message.Type);
     }
     if (message.Data !== undefined && message.Data.length !== 0) {
       obj.Data = base64FromBytes(message.Data);
@@ -487,9 +485,9 @@ export const Entry: MessageFns<Entry> = {
   },
   fromPartial(object: DeepPartial<Entry>): Entry {
     const message = createBaseEntry();
+    message.Type = object.Type ?? 0;
     message.Term = object.Term ?? 0;
     message.Index = object.Index ?? 0;
-    message.Type = object.Type ?? 0;
     message.Data = object.Data ?? Buffer.alloc(0);
     return message;
   },
@@ -699,11 +697,11 @@ function createBaseMessage(): Message {
     index: 0,
     entries: [],
     commit: 0,
-    vote: 0,
     snapshot: undefined,
     reject: false,
     rejectHint: 0,
     context: Buffer.alloc(0),
+    vote: 0,
     responses: [],
     appliedSnapshotIndex: 0,
   };
@@ -735,9 +733,6 @@ export const Message: MessageFns<Message> = {
     if (message.commit !== 0) {
       writer.uint32(64).uint64(message.commit);
     }
-    if (message.vote !== 0) {
-      writer.uint32(104).uint64(message.vote);
-    }
     if (message.snapshot !== undefined) {
       Snapshot.encode(message.snapshot, writer.uint32(74).fork()).join();
     }
@@ -749,6 +744,9 @@ export const Message: MessageFns<Message> = {
     }
     if (message.context !== undefined && message.context.length !== 0) {
       writer.uint32(98).bytes(message.context);
+    }
+    if (message.vote !== 0) {
+      writer.uint32(104).uint64(message.vote);
     }
     for (const v of message.responses) {
       Message.encode(v!, writer.uint32(114).fork()).join();
@@ -836,14 +834,6 @@ export const Message: MessageFns<Message> = {
             message.commit = longToNumber(reader.uint64());
             continue;
           }
-          case 13: {
-            if (tag !== 104) {
-              break;
-            }
-
-            message.vote = longToNumber(reader.uint64());
-            continue;
-          }
           case 9: {
             if (tag !== 74) {
               break;
@@ -874,6 +864,14 @@ export const Message: MessageFns<Message> = {
             }
 
             message.context = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.vote = longToNumber(reader.uint64());
             continue;
           }
           case 14: {
@@ -914,11 +912,11 @@ export const Message: MessageFns<Message> = {
       index: isSet(object.index) ? globalThis.Number(object.index) : 0,
       entries: globalThis.Array.isArray(object?.entries) ? object.entries.map((e: any) => Entry.fromJSON(e)) : [],
       commit: isSet(object.commit) ? globalThis.Number(object.commit) : 0,
-      vote: isSet(object.vote) ? globalThis.Number(object.vote) : 0,
       snapshot: isSet(object.snapshot) ? Snapshot.fromJSON(object.snapshot) : undefined,
       reject: isSet(object.reject) ? globalThis.Boolean(object.reject) : false,
       rejectHint: isSet(object.rejectHint) ? globalThis.Number(object.rejectHint) : 0,
       context: isSet(object.context) ? Buffer.from(bytesFromBase64(object.context)) : Buffer.alloc(0),
+      vote: isSet(object.vote) ? globalThis.Number(object.vote) : 0,
       responses: globalThis.Array.isArray(object?.responses)
         ? object.responses.map((e: any) => Message.fromJSON(e))
         : [],
@@ -956,9 +954,6 @@ export const Message: MessageFns<Message> = {
     if (message.commit !== 0) {
       obj.commit = Math.round(message.commit);
     }
-    if (message.vote !== 0) {
-      obj.vote = Math.round(message.vote);
-    }
     if (message.snapshot !== undefined) {
       obj.snapshot = Snapshot.toJSON(message.snapshot);
     }
@@ -970,6 +965,9 @@ export const Message: MessageFns<Message> = {
     }
     if (message.context !== undefined && message.context.length !== 0) {
       obj.context = base64FromBytes(message.context);
+    }
+    if (message.vote !== 0) {
+      obj.vote = Math.round(message.vote);
     }
     if (message.responses?.length) {
       obj.responses = message.responses.map((e) => Message.toJSON(e));
@@ -993,13 +991,13 @@ export const Message: MessageFns<Message> = {
     message.index = object.index ?? 0;
     message.entries = object.entries?.map((e) => Entry.fromPartial(e)) || [];
     message.commit = object.commit ?? 0;
-    message.vote = object.vote ?? 0;
     message.snapshot = (object.snapshot !== undefined && object.snapshot !== null)
       ? Snapshot.fromPartial(object.snapshot)
       : undefined;
     message.reject = object.reject ?? false;
     message.rejectHint = object.rejectHint ?? 0;
     message.context = object.context ?? Buffer.alloc(0);
+    message.vote = object.vote ?? 0;
     message.responses = object.responses?.map((e) => Message.fromPartial(e)) || [];
     message.appliedSnapshotIndex = object.appliedSnapshotIndex ?? 0;
     return message;
@@ -1293,11 +1291,14 @@ export const ConfState: MessageFns<ConfState> = {
 };
 
 function createBaseConfChange(): ConfChange {
-  return { type: 0, nodeId: 0, context: Buffer.alloc(0), id: 0 };
+  return { id: 0, type: 0, nodeId: 0, context: Buffer.alloc(0) };
 }
 
 export const ConfChange: MessageFns<ConfChange> = {
   encode(message: ConfChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).uint64(message.id);
+    }
     if (message.type !== 0) {
       writer.uint32(16).int32(message.type);
     }
@@ -1306,9 +1307,6 @@ export const ConfChange: MessageFns<ConfChange> = {
     }
     if (message.context !== undefined && message.context.length !== 0) {
       writer.uint32(34).bytes(message.context);
-    }
-    if (message.id !== 0) {
-      writer.uint32(8).uint64(message.id);
     }
     return writer;
   },
@@ -1326,6 +1324,14 @@ export const ConfChange: MessageFns<ConfChange> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = longToNumber(reader.uint64());
+            continue;
+          }
           case 2: {
             if (tag !== 16) {
               break;
@@ -1350,14 +1356,6 @@ export const ConfChange: MessageFns<ConfChange> = {
             message.context = Buffer.from(reader.bytes());
             continue;
           }
-          case 1: {
-            if (tag !== 8) {
-              break;
-            }
-
-            message.id = longToNumber(reader.uint64());
-            continue;
-          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1372,6 +1370,7 @@ export const ConfChange: MessageFns<ConfChange> = {
 
   fromJSON(object: any): ConfChange {
     return {
+      id: isSet(object.id) ? globalThis.Number(object.id) : 0,
       type: isSet(object.type) ? confChangeTypeFromJSON(object.type) : 0,
       nodeId: isSet(object.nodeId)
         ? globalThis.Number(object.nodeId)
@@ -1379,12 +1378,14 @@ export const ConfChange: MessageFns<ConfChange> = {
         ? globalThis.Number(object.node_id)
         : 0,
       context: isSet(object.context) ? Buffer.from(bytesFromBase64(object.context)) : Buffer.alloc(0),
-      id: isSet(object.id) ? globalThis.Number(object.id) : 0,
     };
   },
 
   toJSON(message: ConfChange): unknown {
     const obj: any = {};
+    if (message.id !== 0) {
+      obj.id = Math.round(message.id);
+    }
     if (message.type !== 0) {
       obj.type = confChangeTypeToJSON(message.type);
     }
@@ -1394,9 +1395,6 @@ export const ConfChange: MessageFns<ConfChange> = {
     if (message.context !== undefined && message.context.length !== 0) {
       obj.context = base64FromBytes(message.context);
     }
-    if (message.id !== 0) {
-      obj.id = Math.round(message.id);
-    }
     return obj;
   },
 
@@ -1405,10 +1403,10 @@ export const ConfChange: MessageFns<ConfChange> = {
   },
   fromPartial(object: DeepPartial<ConfChange>): ConfChange {
     const message = createBaseConfChange();
+    message.id = object.id ?? 0;
     message.type = object.type ?? 0;
     message.nodeId = object.nodeId ?? 0;
     message.context = object.context ?? Buffer.alloc(0);
-    message.id = object.id ?? 0;
     return message;
   },
 };
