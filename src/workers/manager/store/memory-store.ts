@@ -105,7 +105,7 @@ export class MemoryStore {
   }
 
   /** A write transaction over current state, for Batch; its actions are checked again at apply. */
-  openTransaction(now: Date): Transaction {
+  openTransaction(now: Date = this.clock()): Transaction {
     return new Transaction(this.tables, this.appliedIndex, { mode: "prepare", now });
   }
 

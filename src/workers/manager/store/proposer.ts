@@ -43,12 +43,11 @@ export class Batch {
   constructor(
     private readonly store: MemoryStore,
     private readonly proposer: Proposer,
-    private readonly now: () => Date = () => new Date(),
   ) {}
 
   async update(fn: (tx: Tx) => void): Promise<void> {
     if (this.failed !== undefined) throw this.failed;
-    const tx = (this.tx ??= this.store.openTransaction(this.now()));
+    const tx = (this.tx ??= this.store.openTransaction());
     const sp: Savepoint = tx.savepoint();
     const before = tx.actions.length;
     try {
