@@ -18,6 +18,7 @@ import {
   parsePrivateKey,
   signNodeCsr,
   verifyChain,
+  type NodeCertInfo,
   type NodeRole,
 } from "../../shared/pki/index.js";
 import { fsyncDir, writeFileAtomic, writeFileSynced } from "./atomic-write.js";
@@ -118,7 +119,7 @@ export async function loadIdentity(stateDir: string, opts: LoadOptions = {}): Pr
   } catch (err) {
     throw loadError(paths.rootCaCert, (err as Error).message, "FAILED_PRECONDITION", err);
   }
-  let info;
+  let info: NodeCertInfo;
   try {
     info = parseNodeCert(cert.text);
   } catch (err) {
