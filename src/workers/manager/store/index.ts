@@ -7,7 +7,7 @@ export type { Filter } from "./find.js";
 export { taskName, slotKey } from "./schema.js";
 export { cloneObject } from "./copy.js";
 export { MAX_CHANGES_PER_TRANSACTION, MAX_TRANSACTION_BYTES } from "./errors.js";
-export { Watcher, WatchOverflowError, type WatchEvent, type ChangeEvent, type CommitEvent, type WatchOptions } from "./watch.js";
+export { Watcher, WatchOverflowError, type WatchEvent, type ChangeEvent, type ChangeEventOf, type CommitEvent, type WatchOptions } from "./watch.js";
 export {
   encodeRaftRequest,
   decodeRaftRequest,

@@ -21,7 +21,7 @@ import { KINDS, type Kind, type ObjectOfKind, type StoreObject } from "./objects
 import { schemaOf } from "./schema.js";
 import { Table } from "./table.js";
 import { Transaction, type ReadTx, type Tx } from "./tx.js";
-import { WatchHub, type ChangeEvent, type WatchEvent, type WatchOptions, type Watcher } from "./watch.js";
+import { WatchHub, type ChangeEvent, type WatchOptions, type Watcher } from "./watch.js";
 import { deepFreeze, cloneObject } from "./copy.js";
 
 const log = getLogger("store");
@@ -136,14 +136,12 @@ export class MemoryStore {
       if (s.obj) table.put(s.obj);
       else table.delete(s.id);
     }
-    const events: WatchEvent[] = [];
-    for (const c of tx.changes) {
-      events.push({ type: "change", index, kind: c.kind, action: c.action, object: c.object, oldObject: c.oldObject } as ChangeEvent);
-    }
-    events.push({ type: "commit", index });
+    const events: ChangeEvent[] = tx.changes.map(
+      (c) => ({ type: "change", index, kind: c.kind, action: c.action, object: c.object, oldObject: c.oldObject }) as ChangeEvent,
+    );
     tx.finish();
     this.appliedIndex = index;
-    this.hub.publish(events);
+    this.hub.publish(index, events);
     return { ok: true, index, changes: tx.changes.length };
   }
 

@@ -6,7 +6,7 @@ import { SwarmError } from "../../../shared/errors.js";
 import type { ActionKind } from "./actions.js";
 import type { Kind, ObjectOfKind } from "./objects.js";
 
-export interface ChangeEvent<K extends Kind = Kind> {
+export interface ChangeEventOf<K extends Kind> {
   type: "change";
   /** Raft index of the transaction that made the change. */
   index: number;
@@ -17,6 +17,9 @@ export interface ChangeEvent<K extends Kind = Kind> {
   /** The object before an update or remove. */
   oldObject?: ObjectOfKind[K] | undefined;
 }
+
+/** A change to any kind; checking `kind` narrows `object`. */
+export type ChangeEvent = { [K in Kind]: ChangeEventOf<K> }[Kind];
 
 /** Ends every applied transaction (SwarmKit's EventCommit). */
 export interface CommitEvent {
@@ -60,22 +63,17 @@ export class Watcher implements AsyncIterableIterator<WatchEvent> {
   private head = 0;
   private waiter: Waiter | undefined;
   private closedWith: { error?: Error } | undefined;
-  private handedIndex = 0;
-  private completeIndex: number;
   private readonly kinds: ReadonlySet<Kind> | undefined;
   readonly includeCommits: boolean;
   readonly maxQueue: number;
 
   constructor(
     options: WatchOptions,
-    startIndex: number,
     private readonly onClose: (w: Watcher) => void,
   ) {
     this.kinds = options.kinds && options.kinds.length > 0 ? new Set(options.kinds) : undefined;
     this.includeCommits = options.includeCommits ?? false;
     this.maxQueue = options.maxQueue ?? DEFAULT_WATCH_QUEUE;
-    this.completeIndex = startIndex;
-    this.handedIndex = startIndex;
   }
 
   get closed(): boolean {
@@ -103,12 +101,13 @@ export class Watcher implements AsyncIterableIterator<WatchEvent> {
     if (this.waiter && this.pending === 0) {
       const w = this.waiter;
       this.waiter = undefined;
-      this.hand(ev);
       w.resolve({ value: ev, done: false });
       return;
     }
     if (this.pending >= this.maxQueue) {
-      this.close(new WatchOverflowError(this.completeIndex, this.maxQueue));
+      // Everything before the oldest undelivered event was delivered whole.
+      const oldest = this.pending > 0 ? this.queue[this.head]! : ev;
+      this.close(new WatchOverflowError(oldest.index - 1, this.maxQueue));
       return;
     }
     this.queue.push(ev);
@@ -121,7 +120,6 @@ export class Watcher implements AsyncIterableIterator<WatchEvent> {
         this.queue = this.queue.slice(this.head);
         this.head = 0;
       }
-      this.hand(ev);
       return Promise.resolve({ value: ev, done: false });
     }
     if (this.closedWith) {
@@ -158,20 +156,24 @@ export class Watcher implements AsyncIterableIterator<WatchEvent> {
   [Symbol.asyncIterator](): AsyncIterableIterator<WatchEvent> {
     return this;
   }
-
-  private hand(ev: WatchEvent): void {
-    if (ev.index > this.handedIndex) this.completeIndex = this.handedIndex;
-    this.handedIndex = ev.index;
-    if (ev.type === "commit") this.completeIndex = ev.index;
-  }
 }
 
-/** History ring plus the live watchers. */
+interface TxRecord {
+  index: number;
+  changes: readonly ChangeEvent[];
+  commit: CommitEvent;
+}
+
+/**
+ * Recent transactions plus the live watchers. History is kept per
+ * transaction and bounded by its number of change events, so a resume never
+ * starts in the middle of a transaction.
+ */
 export class WatchHub {
-  private ring: (WatchEvent | undefined)[];
-  private start = 0;
-  private length = 0;
-  /** Events with index ≤ this are no longer all in history. */
+  private history: TxRecord[] = [];
+  private head = 0;
+  private events = 0;
+  /** Changes at or below this index may no longer all be in history. */
   private truncatedThrough: number;
   private readonly watchers = new Set<Watcher>();
 
@@ -180,7 +182,6 @@ export class WatchHub {
     baseIndex = 0,
   ) {
     if (!(historyLimit >= 1)) throw new SwarmError("INVALID_ARGUMENT", "watch history must hold at least one event");
-    this.ring = new Array<WatchEvent | undefined>(historyLimit);
     this.truncatedThrough = baseIndex;
   }
 
@@ -195,7 +196,7 @@ export class WatchHub {
 
   watch(options: WatchOptions, currentIndex: number): Watcher {
     const from = options.fromIndex ?? currentIndex;
-    if (!Number.isInteger(from) || from < 0) {
+    if (!Number.isSafeInteger(from) || from < 0) {
       throw new SwarmError("INVALID_ARGUMENT", `watch: fromIndex must be a non-negative integer, got ${from}`);
     }
     if (from < this.truncatedThrough) {
@@ -205,40 +206,48 @@ export class WatchHub {
           `re-list the objects and watch from the current index ${currentIndex}`,
       );
     }
-    const w = new Watcher(options, from, (x) => this.watchers.delete(x));
-    for (let i = 0; i < this.length; i++) {
-      const ev = this.ring[(this.start + i) % this.historyLimit]!;
-      if (ev.index > from) w.push(ev);
+    const w = new Watcher(options, (x) => this.watchers.delete(x));
+    for (let i = this.head; i < this.history.length && !w.closed; i++) {
+      const rec = this.history[i]!;
+      if (rec.index <= from) continue;
+      for (const ev of rec.changes) w.push(ev);
+      w.push(rec.commit);
     }
     if (!w.closed) this.watchers.add(w);
     return w;
   }
 
-  publish(events: readonly WatchEvent[]): void {
-    for (const ev of events) {
-      this.remember(ev);
-      for (const w of this.watchers) w.push(ev);
+  /** One applied transaction's changes, then its commit marker. */
+  publish(index: number, changes: readonly ChangeEvent[]): void {
+    const commit: CommitEvent = { type: "commit", index };
+    if (changes.length > 0) this.remember({ index, changes, commit });
+    for (const w of this.watchers) {
+      for (const ev of changes) w.push(ev);
+      w.push(commit);
     }
   }
 
   /** Forget history and close every watcher (after a snapshot restore). */
   reset(index: number, reason: string): void {
-    this.ring = new Array<WatchEvent | undefined>(this.historyLimit);
-    this.start = 0;
-    this.length = 0;
+    this.history = [];
+    this.head = 0;
+    this.events = 0;
     this.truncatedThrough = index;
     for (const w of [...this.watchers]) w.close(new SwarmError("ABORTED", `store watch ended: ${reason}; re-list and watch again`));
   }
 
-  private remember(ev: WatchEvent): void {
-    if (this.length === this.historyLimit) {
-      const old = this.ring[this.start]!;
-      this.truncatedThrough = Math.max(this.truncatedThrough, old.index);
-      this.ring[this.start] = ev;
-      this.start = (this.start + 1) % this.historyLimit;
-      return;
+  private remember(rec: TxRecord): void {
+    this.history.push(rec);
+    this.events += rec.changes.length;
+    // Keep at least the newest transaction, however large.
+    while (this.events > this.historyLimit && this.history.length - this.head > 1) {
+      const old = this.history[this.head++]!;
+      this.events -= old.changes.length;
+      this.truncatedThrough = old.index;
     }
-    this.ring[(this.start + this.length) % this.historyLimit] = ev;
-    this.length++;
+    if (this.head > 1024 && this.head * 2 > this.history.length) {
+      this.history = this.history.slice(this.head);
+      this.head = 0;
+    }
   }
 }
