@@ -17,12 +17,12 @@ import {
 } from "./codec.js";
 import { byId, type Filter } from "./find.js";
 import { errInvalid, errTooLarge, MAX_TRANSACTION_BYTES } from "./errors.js";
-import { KINDS, type Kind, type ObjectOfKind, type StoreObject } from "./objects.js";
+import { KINDS, normalize, type Kind, type ObjectOfKind, type StoreObject } from "./objects.js";
 import { schemaOf } from "./schema.js";
 import { Table } from "./table.js";
 import { Transaction, type ReadTx, type Tx } from "./tx.js";
 import { WatchHub, type ChangeEvent, type WatchOptions, type Watcher } from "./watch.js";
-import { deepFreeze, cloneObject } from "./copy.js";
+import { deepFreeze } from "./copy.js";
 
 const log = getLogger("store");
 
@@ -193,7 +193,7 @@ export class MemoryStore {
       for (const obj of snap[SNAPSHOT_FIELD[kind]] as StoreObject[]) {
         if (typeof obj?.id !== "string" || obj.id === "") throw new SwarmError("DATA_LOSS", `store snapshot: a ${kind} has no ID`);
         if (table.get(obj.id)) throw new SwarmError("DATA_LOSS", `store snapshot: duplicate ${kind} ${obj.id}`);
-        table.put(deepFreeze(cloneObject(obj)));
+        table.put(deepFreeze(normalize(kind, obj as never)));
       }
       fresh.set(kind, table);
     }
