@@ -20,7 +20,15 @@ function freezeInto(value: unknown): void {
   // never written by the store.
   if (ArrayBuffer.isView(value)) return;
   Object.freeze(value);
-  for (const v of Object.values(value as Record<string, unknown>)) freezeInto(v);
+  if (Array.isArray(value)) {
+    for (const v of value) if (v !== null && typeof v === "object") freezeInto(v);
+    return;
+  }
+  const rec = value as Record<string, unknown>;
+  for (const k in rec) {
+    const v = rec[k];
+    if (v !== null && typeof v === "object") freezeInto(v);
+  }
 }
 
 /** A frozen private copy, ready to be stored. */

@@ -40,8 +40,9 @@ export class Table {
     const keys = indexKeysOf(this.schema, obj);
     this.objects.set(obj.id, obj);
     this.keysById.set(obj.id, keys);
-    for (const [index, key] of Object.entries(keys) as [IndexName, string][]) {
-      const byKey = this.indexes.get(index)!;
+    for (const index in keys) {
+      const key = keys[index as IndexName]!;
+      const byKey = this.indexes.get(index as IndexName)!;
       let ids = byKey.get(key);
       if (!ids) byKey.set(key, (ids = new Set()));
       ids.add(obj.id);
@@ -91,9 +92,18 @@ export function indexKeysOf(schema: KindSchema, obj: StoreObject): IndexKeys {
   const keys: IndexKeys = {};
   const name = schema.name(obj);
   if (name !== "") keys.name = name.toLowerCase();
-  for (const [index, fn] of Object.entries(schema.keys) as [IndexName, (o: StoreObject) => string | undefined][]) {
+  for (const [index, fn] of keyFunctions(schema)) {
     const key = fn(obj);
     if (key !== undefined) keys[index] = key;
   }
   return keys;
+}
+
+type KeyFn = (o: StoreObject) => string | undefined;
+const keyFnCache = new WeakMap<KindSchema, [IndexName, KeyFn][]>();
+
+function keyFunctions(schema: KindSchema): [IndexName, KeyFn][] {
+  let fns = keyFnCache.get(schema);
+  if (!fns) keyFnCache.set(schema, (fns = Object.entries(schema.keys) as [IndexName, KeyFn][]));
+  return fns;
 }

@@ -1,0 +1,105 @@
+// In-memory store throughput on the replicated write path minus raft:
+// prepare → encode InternalRaftRequest → decode → apply, plus reads,
+// watch delivery and snapshot/restore. One JSON object per line.
+// Usage: node build/scripts/bench-store-mem.js [--objects 10000]
+import { performance } from "node:perf_hooks";
+import { MemoryStore } from "../src/workers/manager/store/memory-store.js";
+import { encodeRaftRequest } from "../src/workers/manager/store/codec.js";
+import { Node, Task } from "../src/workers/manager/store/objects.js";
+import type { Tx } from "../src/workers/manager/store/tx.js";
+import { MAX_CHANGES_PER_TRANSACTION } from "../src/workers/manager/store/errors.js";
+
+function arg(name: string, dflt: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+}
+const N = arg("objects", 10_000);
+
+function emit(name: string, value: number, unit: string, details: Record<string, unknown> = {}): void {
+  console.log(JSON.stringify({ name, value: Math.round(value * 100) / 100, unit, ...details }));
+}
+
+const store = new MemoryStore({ historyEvents: 4 * N });
+let entryBytes = 0;
+/** One transaction through the bytes a follower would receive. */
+function commit(fn: (tx: Tx) => void): void {
+  const { actions } = store.prepare(fn);
+  const data = encodeRaftRequest({ id: store.index + 1, actions });
+  entryBytes += data.byteLength;
+  const r = store.applyEntry(store.index + 1, data);
+  if (!r.ok) throw r.error;
+}
+
+const services = 100;
+const nodes = 100;
+const watcher = store.watch({ maxQueue: 10 * N });
+
+let t = performance.now();
+for (let i = 0; i < nodes; i++) {
+  commit((tx) => tx.create("node", Node.fromPartial({ id: `node${i}`, description: { hostname: `host${i}` } })));
+}
+for (let start = 0; start < N; start += MAX_CHANGES_PER_TRANSACTION) {
+  commit((tx) => {
+    for (let i = start; i < Math.min(N, start + MAX_CHANGES_PER_TRANSACTION); i++) {
+      tx.create(
+        "task",
+        Task.fromPartial({
+          id: `task${String(i).padStart(20, "0")}`,
+          serviceId: `svc${i % services}`,
+          slot: Math.floor(i / services) + 1,
+          nodeId: `node${i % nodes}`,
+          desiredState: 512,
+          serviceAnnotations: { name: `svc${i % services}` },
+          spec: { runtime: { $case: "container", value: { image: "busybox:local", command: ["sleep", "3600"] } } },
+        }),
+      );
+    }
+  });
+}
+let dt = performance.now() - t;
+emit("store_create_tasks_batched", (N / dt) * 1000, "objects/s", { objects: N, perTransaction: MAX_CHANGES_PER_TRANSACTION, ms: Math.round(dt), entryBytes });
+
+t = performance.now();
+for (let i = 0; i < N; i++) {
+  const id = `task${String(i).padStart(20, "0")}`;
+  commit((tx) => {
+    const cur = Task.fromPartial(tx.get("task", id)!);
+    cur.status = { ...(cur.status ?? { timestamp: undefined, message: "", err: "", runtimeStatus: undefined, portStatus: undefined, appliedBy: "", appliedAt: undefined }), state: 512 };
+    tx.update("task", cur);
+  });
+}
+dt = performance.now() - t;
+emit("store_update_task_one_per_transaction", (N / dt) * 1000, "transactions/s", { transactions: N, ms: Math.round(dt) });
+
+t = performance.now();
+let found = 0;
+for (let i = 0; i < N; i++) if (store.get("task", `task${String(i).padStart(20, "0")}`)) found++;
+dt = performance.now() - t;
+emit("store_get", (N / dt) * 1000, "ops/s", { found });
+
+const rounds = 1000;
+t = performance.now();
+let listed = 0;
+for (let i = 0; i < rounds; i++) listed += store.view((tx) => tx.tasksByService(`svc${i % services}`).length);
+dt = performance.now() - t;
+emit("store_find_tasks_by_service", (rounds / dt) * 1000, "ops/s", { tasksPerService: listed / rounds });
+
+t = performance.now();
+let events = 0;
+while (watcher.pending > 0) {
+  await watcher.next();
+  events++;
+}
+dt = performance.now() - t;
+emit("store_watch_drain", (events / dt) * 1000, "events/s", { events });
+watcher.close();
+
+t = performance.now();
+const snap = store.snapshot();
+const encodeMs = performance.now() - t;
+t = performance.now();
+const copy = new MemoryStore();
+copy.restore(snap, store.index);
+const restoreMs = performance.now() - t;
+emit("store_snapshot_encode", encodeMs, "ms", { objects: N + nodes, bytes: snap.byteLength });
+emit("store_snapshot_restore", restoreMs, "ms", { objects: N + nodes });
