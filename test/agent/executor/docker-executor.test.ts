@@ -159,6 +159,13 @@ describe("docker executor on the local engine", () => {
     assert.equal(await polite.inspect(), undefined);
   });
 
+  it("refuses to report an exit for a container that never started", async () => {
+    const c = exec.controller(task({ command: ["true"] }));
+    await c.prepare();
+    await assert.rejects(c.wait(), (e: unknown) => e instanceof EngineError && e.code === "FAILED_PRECONDITION" && /never started/.test(e.message));
+    await c.remove();
+  });
+
   it("terminate kills at once", async () => {
     const c = exec.controller(task({ command: ["sleep", "60"] }));
     await c.prepare();

@@ -123,6 +123,10 @@ export class ContainerController {
       }
     }
     const after = await this.client.inspectContainer(this.name, sig);
+    // Docker's wait returns at once for a never-started container; that is no exit.
+    if (after.state === "created") {
+      throw new EngineError("FAILED_PRECONDITION", "ENGINE_ERROR", `container ${this.name} was never started`, this.client.addr);
+    }
     return { exitCode: after.exitCode, ...(after.error ? { error: after.error } : {}), status: stripDetails(after) };
   }
 
