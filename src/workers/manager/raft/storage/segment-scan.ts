@@ -55,6 +55,11 @@ function hex(n: number): string {
 export function findValidFrameAfter(buf: Buffer, from: number): number {
   const last = buf.length - HEADER_SIZE;
   for (let p = from + 1; p <= last; p++) {
+    // Preallocated space is mostly zeros: skip whole zero blocks (no frame can start in them).
+    if ((p & 4095) === 0 && p + 4096 + HEADER_SIZE <= buf.length && isAllZero(buf, p, p + 4096 + HEADER_SIZE)) {
+      p += 4095;
+      continue;
+    }
     const type = buf[p + 8]!;
     if (type === 0 || !isRecordType(type)) continue;
     const len = buf.readUInt32LE(p + 4);
