@@ -776,8 +776,8 @@ export class RaftCore {
     switch (m.type) {
       case MessageType.Prop:
         if (this.lead === NONE || this.disableForwarding) throw DROPPED;
-        m.to = this.lead;
-        this.send(m);
+        // A copy: the received message object may be delivered again (duplicates).
+        this.send({ ...m, to: this.lead, term: 0 });
         return;
       case MessageType.App:
         this.electionElapsed = 0;
@@ -849,7 +849,7 @@ export class RaftCore {
     switch (m.type) {
       case MessageType.Prop:
         // Entries from the network are copied: a duplicated message must not alias log entries.
-        this.leaderPropose(m.from === this.id ? m.entries : m.entries.map(copyForPropose));
+        this.leaderPropose(m.entries.map(copyForPropose));
         return;
       case MessageType.ReadIndex:
         this.leaderReadIndex(m);
@@ -1217,7 +1217,10 @@ export class RaftCore {
       return false;
     }
     const cs = meta.confState;
-    if (!cs.voters.includes(this.id) && !cs.learners.includes(this.id)) return false;
+    // A member refuses a snapshot that says it was removed. A joiner without
+    // a config accepts one that predates its addition: the AddNode entry
+    // follows in the log after it.
+    if (!cs.voters.includes(this.id) && !cs.learners.includes(this.id) && this.prs.has(this.id)) return false;
     if (log.matchTerm(meta.index, meta.term)) {
       // We have the entry: just fast-forward the commit.
       log.commitTo(meta.index);
@@ -1317,9 +1320,13 @@ export class RaftCore {
   // -------------------------------------------------------------------------
 
   private proposeEntries(ents: Entry[]): boolean {
-    const m = newMessage(MessageType.Prop, NONE, this.id, 0);
-    m.entries = ents;
     try {
+      if (this.role === StateRole.Leader) {
+        this.leaderPropose(ents);
+        return true;
+      }
+      const m = newMessage(MessageType.Prop, NONE, this.id, 0);
+      m.entries = ents;
       this.stepInternal(m);
       return true;
     } catch (err) {
