@@ -1,0 +1,34 @@
+// Client side of the control socket, as SwarmKit's swarmctl dials it: gRPC
+// over TLS on a unix socket with server verification off (the socket's file
+// mode is the access control; the server presents the node certificate).
+import { credentials, type ChannelCredentials, type ChannelOptions } from "@grpc/grpc-js";
+import { ControlClient, HealthClient } from "./api/index.js";
+
+/** TLS that accepts whatever certificate the control socket presents. */
+export function controlClientCredentials(): ChannelCredentials {
+  return credentials.createSsl(null, null, null, {
+    rejectUnauthorized: false,
+    checkServerIdentity: () => undefined,
+  });
+}
+
+/** grpc-js address of a unix socket path. */
+export function controlSocketAddress(socketPath: string): string {
+  return socketPath.startsWith("unix:") ? socketPath : `unix://${socketPath}`;
+}
+
+const CLIENT_OPTIONS: ChannelOptions = {
+  // The certificate names swarm-manager/<node ID>, never "localhost"; verification is off anyway.
+  "grpc.ssl_target_name_override": "swarm-manager",
+  "grpc.default_authority": "swarm-manager",
+  "grpc.max_receive_message_length": 4 * 1024 * 1024,
+  "grpc.max_send_message_length": 4 * 1024 * 1024,
+};
+
+export function connectControl(socketPath: string, options: ChannelOptions = {}): ControlClient {
+  return new ControlClient(controlSocketAddress(socketPath), controlClientCredentials(), { ...CLIENT_OPTIONS, ...options });
+}
+
+export function connectControlHealth(socketPath: string, options: ChannelOptions = {}): HealthClient {
+  return new HealthClient(controlSocketAddress(socketPath), controlClientCredentials(), { ...CLIENT_OPTIONS, ...options });
+}
