@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { runSimulation, type SimResult } from "./sim/harness.js";
 
 const SEEDS = 500;
-const TICKS = 300;
+const TICKS = 600;
 
 function runBatch(nodes: number, from: number, count: number): void {
   const failures: SimResult[] = [];
