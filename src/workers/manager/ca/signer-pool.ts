@@ -9,6 +9,16 @@ import type { SignResult } from "./sign-worker.js";
 
 const log = getLogger("ca/signer-pool");
 
+// piscina loads a task module with require() first and import() if that fails.
+// On Node 20.19+ require() of ESM is enabled, and that mix once crashed a
+// thread's start ("Unexpected status of a module that is imported again after
+// being required"). Turning require(esm) off in the signing threads leaves
+// import() as the only loader.
+const NO_REQUIRE_ESM = "--no-experimental-require-module";
+const workerExecArgv = process.allowedNodeEnvironmentFlags.has(NO_REQUIRE_ESM)
+  ? [...process.execArgv.filter((a) => !/^--(no-)?experimental-require-module$/.test(a)), NO_REQUIRE_ESM]
+  : undefined;
+
 export interface SignerPoolOptions {
   /** Signing threads; default min(2, cores). */
   threads?: number;
@@ -48,6 +58,7 @@ export class SignerPool {
       maxThreads: this.opts.threads,
       maxQueue: this.opts.maxQueue,
       idleTimeout: this.opts.idleTimeoutMs,
+      ...(workerExecArgv ? { execArgv: workerExecArgv } : {}),
     });
     this.pool = pool;
     try {
