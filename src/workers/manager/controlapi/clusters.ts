@@ -14,7 +14,7 @@ import {
 } from "../../../shared/api/index.js";
 import { MANAGER_ROLE, MIN_NODE_CERT_VALIDITY_MS, generateJoinToken, generateUnlockKey } from "../../../shared/pki/index.js";
 import { cloneObject, type ReadTx } from "../store/index.js";
-import { write, type HandlerContext } from "./context.js";
+import { write, writeObject, type HandlerContext } from "./context.js";
 import { internal, invalid, notFound, unimplemented } from "./errors.js";
 import { filterContains, filterContainsPrefix, filterMatchLabels } from "./filters.js";
 import { durationMs } from "./validate-common.js";
@@ -118,7 +118,7 @@ export async function updateCluster(ctx: HandlerContext, req: UpdateClusterReque
   const spec = req.spec;
   validateClusterSpec(spec);
   const rotation = req.rotation;
-  const cluster = await write(ctx, (tx) => {
+  const cluster = await writeObject(ctx, "cluster", (tx) => {
     const current = tx.get("cluster", req.clusterId);
     if (!current) throw notFound(`cluster ${req.clusterId} not found`);
     const caCert = current.rootCa?.caCert;
@@ -150,7 +150,7 @@ export async function updateCluster(ctx: HandlerContext, req: UpdateClusterReque
     rootCa.joinTokens = tokens;
     next.unlockKeys = nextUnlockKeys(next, rotation?.managerUnlockKey ?? false);
     tx.update("cluster", next);
-    return tx.get("cluster", req.clusterId)!;
+    return req.clusterId;
   });
   return { cluster: redactCluster(cluster) };
 }

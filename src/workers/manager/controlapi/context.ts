@@ -2,7 +2,7 @@
 // translation of the store's name-conflict error into SwarmKit's wording.
 import { SwarmError } from "../../../shared/errors.js";
 import { update, type Tx } from "../store/index.js";
-import type { Kind } from "../store/objects.js";
+import type { Kind, ObjectOfKind } from "../store/objects.js";
 import type { ControlBackend } from "./backend.js";
 
 export interface HandlerContext {
@@ -26,4 +26,20 @@ export async function withNameConflict<R>(kind: Kind, name: string, p: Promise<R
     }
     throw err;
   }
+}
+
+/**
+ * Write, then return the committed object: inside the transaction the
+ * object's version is not yet known (it becomes the raft index at apply).
+ */
+export async function writeObject<K extends Kind>(ctx: HandlerContext, kind: K, fn: (tx: Tx) => string): Promise<ObjectOfKind[K]> {
+  let staged: ObjectOfKind[K] | undefined;
+  const id = await write(ctx, (tx) => {
+    const written = fn(tx);
+    staged = tx.get(kind, written);
+    return written;
+  });
+  const committed = ctx.backend.store.get(kind, id) ?? staged;
+  if (!committed) throw new SwarmError("INTERNAL", `${kind} ${id} vanished after a successful write`);
+  return committed;
 }

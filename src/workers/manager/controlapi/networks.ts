@@ -18,7 +18,7 @@ import {
 import { SwarmError } from "../../../shared/errors.js";
 import { newId } from "../../../shared/ids.js";
 import type { ReadTx } from "../store/index.js";
-import { withNameConflict, write, type HandlerContext } from "./context.js";
+import { withNameConflict, write, writeObject, type HandlerContext } from "./context.js";
 import { invalid, notFound, precondition } from "./errors.js";
 import { filterContains, filterContainsPrefix, filterMatchLabels } from "./filters.js";
 import { validateAnnotations, validateDriver } from "./validate-common.js";
@@ -113,13 +113,13 @@ export async function createNetwork(ctx: HandlerContext, req: CreateNetworkReque
   const network = await withNameConflict(
     "network",
     name,
-    write(ctx, (tx) => {
+    writeObject(ctx, "network", (tx) => {
       if (spec.ingress && tx.find("network").some((n) => n.spec?.ingress)) {
         throw new SwarmError("ALREADY_EXISTS", "ingress network already exists");
       }
       const id = newId();
       tx.create("network", { id, meta: undefined, spec, driverState: undefined, ipam: undefined, pendingDelete: false });
-      return tx.get("network", id)!;
+      return id;
     }),
   );
   return { network };

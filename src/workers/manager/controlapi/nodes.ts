@@ -19,7 +19,7 @@ import {
 import { cloneObject, type ReadTx, type Tx } from "../store/index.js";
 import { canRemoveMember, type RaftMemberInfo } from "./backend.js";
 import { expireBlacklistedCerts, findDefaultCluster } from "./clusters.js";
-import { write, type HandlerContext } from "./context.js";
+import { write, writeObject, type HandlerContext } from "./context.js";
 import { internal, invalid, notFound, precondition } from "./errors.js";
 import { filterContains, filterContainsPrefix, filterEnum, filterMatchLabels } from "./filters.js";
 
@@ -79,7 +79,7 @@ export async function updateNode(ctx: HandlerContext, req: UpdateNodeRequest): P
   if (req.nodeId === "" || req.nodeVersion === undefined) throw invalid();
   const spec = req.spec;
   if (!spec) throw invalid();
-  const node = await write(ctx, (tx) => {
+  const node = await writeObject(ctx, "node", (tx) => {
     const current = tx.get("node", req.nodeId);
     if (!current) throw notFound(`node ${req.nodeId} not found`);
     // Demotion: never the last manager, and never at the cost of raft quorum.
@@ -99,7 +99,7 @@ export async function updateNode(ctx: HandlerContext, req: UpdateNodeRequest): P
     next.meta = { ...next.meta!, version: req.nodeVersion };
     next.spec = spec;
     tx.update("node", next);
-    return tx.get("node", req.nodeId)!;
+    return req.nodeId;
   });
   return { node };
 }

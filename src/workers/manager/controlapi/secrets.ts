@@ -30,7 +30,7 @@ import {
 } from "../../../shared/api/index.js";
 import { newId } from "../../../shared/ids.js";
 import { cloneObject, type ReadTx } from "../store/index.js";
-import { withNameConflict, write, type HandlerContext } from "./context.js";
+import { withNameConflict, write, writeObject, type HandlerContext } from "./context.js";
 import { invalid, notFound } from "./errors.js";
 import { filterMatchLabels } from "./filters.js";
 import { validateConfigOrSecretAnnotations } from "./validate-common.js";
@@ -101,7 +101,7 @@ export function getSecret(ctx: HandlerContext, req: GetSecretRequest): GetSecret
 export async function updateSecret(ctx: HandlerContext, req: UpdateSecretRequest): Promise<UpdateSecretResponse> {
   if (req.secretId === "" || req.secretVersion === undefined || !req.spec) throw invalid();
   const spec = req.spec;
-  const secret = await write(ctx, (tx) => {
+  const secret = await writeObject(ctx, "secret", (tx) => {
     const current = tx.get("secret", req.secretId);
     if (!current) throw notFound(`secret ${req.secretId} not found`);
     const data = current.spec?.data ?? Buffer.alloc(0);
@@ -115,7 +115,7 @@ export async function updateSecret(ctx: HandlerContext, req: UpdateSecretRequest
     next.meta = { ...next.meta!, version: req.secretVersion };
     next.spec!.annotations = { ...next.spec!.annotations!, labels: spec.annotations?.labels ?? {} };
     tx.update("secret", next);
-    return tx.get("secret", req.secretId)!;
+    return req.secretId;
   });
   return { secret: redactSecret(secret) };
 }
@@ -136,10 +136,10 @@ export async function createSecret(ctx: HandlerContext, req: CreateSecretRequest
   const secret = await withNameConflict(
     "secret",
     name,
-    write(ctx, (tx) => {
+    writeObject(ctx, "secret", (tx) => {
       const id = newId();
       tx.create("secret", { id, meta: undefined, spec, internal: false });
-      return tx.get("secret", id)!;
+      return id;
     }),
   );
   return { secret: redactSecret(secret) };
@@ -169,7 +169,7 @@ export function getConfig(ctx: HandlerContext, req: GetConfigRequest): GetConfig
 export async function updateConfig(ctx: HandlerContext, req: UpdateConfigRequest): Promise<UpdateConfigResponse> {
   if (req.configId === "" || req.configVersion === undefined || !req.spec) throw invalid();
   const spec = req.spec;
-  const config = await write(ctx, (tx) => {
+  const config = await writeObject(ctx, "config", (tx) => {
     const current = tx.get("config", req.configId);
     if (!current) throw notFound(`config ${req.configId} not found`);
     const data = current.spec?.data ?? Buffer.alloc(0);
@@ -183,7 +183,7 @@ export async function updateConfig(ctx: HandlerContext, req: UpdateConfigRequest
     next.meta = { ...next.meta!, version: req.configVersion };
     next.spec!.annotations = { ...next.spec!.annotations!, labels: spec.annotations?.labels ?? {} };
     tx.update("config", next);
-    return tx.get("config", req.configId)!;
+    return req.configId;
   });
   return { config };
 }
@@ -203,10 +203,10 @@ export async function createConfig(ctx: HandlerContext, req: CreateConfigRequest
   const config = await withNameConflict(
     "config",
     name,
-    write(ctx, (tx) => {
+    writeObject(ctx, "config", (tx) => {
       const id = newId();
       tx.create("config", { id, meta: undefined, spec });
-      return tx.get("config", id)!;
+      return id;
     }),
   );
   return { config };

@@ -25,7 +25,7 @@ import {
 } from "../../../shared/api/index.js";
 import { newId } from "../../../shared/ids.js";
 import { cloneObject, type ReadTx } from "../store/index.js";
-import { withNameConflict, write, type HandlerContext } from "./context.js";
+import { withNameConflict, write, writeObject, type HandlerContext } from "./context.js";
 import { invalid, notFound, precondition, unimplemented } from "./errors.js";
 import { filterContains, filterContainsPrefix, filterMatchLabels } from "./filters.js";
 import { validateServiceSpec } from "./validate-service.js";
@@ -109,7 +109,7 @@ export async function createService(ctx: HandlerContext, req: CreateServiceReque
   const service = await withNameConflict(
     "service",
     name,
-    write(ctx, (tx) => {
+    writeObject(ctx, "service", (tx) => {
       validateNetworks(tx, spec);
       checkPortConflicts(tx, spec, "");
       checkIngress(tx, spec);
@@ -127,7 +127,7 @@ export async function createService(ctx: HandlerContext, req: CreateServiceReque
         previousSpecVersion: undefined,
         jobStatus: isJob(spec) ? { jobIteration: { index: 0 }, lastExecution: ctx.now() } : undefined,
       });
-      return tx.get("service", id)!;
+      return id;
     }),
   );
   return { service };
@@ -150,7 +150,7 @@ export async function updateService(ctx: HandlerContext, req: UpdateServiceReque
   if (req.serviceId === "" || req.serviceVersion === undefined) throw invalid();
   const spec = req.spec;
   validateServiceSpec(spec);
-  const service = await write(ctx, (tx) => {
+  const service = await writeObject(ctx, "service", (tx) => {
     const current = tx.get("service", req.serviceId);
     if (!current) throw notFound(`service ${req.serviceId} not found`);
     const cur = current.spec!;
@@ -198,7 +198,7 @@ export async function updateService(ctx: HandlerContext, req: UpdateServiceReque
     }
     checkIngress(tx, next.spec!);
     tx.update("service", next);
-    return tx.get("service", req.serviceId)!;
+    return req.serviceId;
   });
   return { service };
 }
