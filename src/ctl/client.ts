@@ -139,7 +139,10 @@ export function dialControl(socketPath: string, opts: DialOptions = {}): Control
 }
 
 function toRpcError(err: ServiceError): RpcError {
-  const details = err.details || err.message;
+  // grpc-js wraps dial failures ("No connection established. Last error: Error: connect ENOENT …. Resolution note: …").
+  const details = (err.details || err.message)
+    .replace(/^No connection established\. Last error: (Error: )?/, "")
+    .replace(/\. Resolution note:.*$/s, "");
   // SwarmKit's swarmctl shows only the status description, and dial failures as "connection error: …".
   if (err.code === status.UNAVAILABLE) return new RpcError(err.code, `connection error: ${details}`);
   if (err.code === status.DEADLINE_EXCEEDED) return new RpcError(err.code, `context deadline exceeded: ${details}`);
