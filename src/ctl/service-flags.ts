@@ -41,6 +41,8 @@ export interface FlagReader {
   string(name: string): string;
   /** A StringSlice flag: comma-separated, accumulating over repeats. */
   slice(name: string): string[];
+  /** A repeatable flag whose values are not comma-split (values may contain commas). */
+  repeated(name: string): string[];
   bool(name: string): boolean;
 }
 
@@ -56,6 +58,7 @@ export function argvFlags(argv: Readonly<Record<string, unknown>>): FlagReader {
     changed: (name) => raw(name) !== undefined,
     string: (name) => list(name).at(-1) ?? "",
     slice: (name) => splitSlice(list(name)),
+    repeated: (name) => list(name).filter((v) => v !== ""),
     bool: (name) => {
       const v = raw(name);
       return Array.isArray(v) ? Boolean(v.at(-1)) : Boolean(v);
@@ -107,7 +110,8 @@ export const SERVICE_FLAGS: Readonly<Record<string, FlagDef>> = {
   constraint: { kind: "slice", describe: "placement constraint (e.g. node.labels.key==value)" },
   bind: { kind: "slice", describe: "define a bind mount (source:target)" },
   volume: { kind: "slice", describe: "define an anonymous volume mount (target)" },
-  tmpfs: { kind: "slice", describe: "define a tmpfs mount (target[:size=64m,mode=1777,ro|rw,exec|noexec])" },
+  // Not comma-split (unlike SwarmKit, whose StringSlice breaks the option list): repeat the flag instead.
+  tmpfs: { kind: "slice", describe: "define a tmpfs mount (target[:size=64m,mode=1777,ro|rw,exec|noexec]), repeatable" },
   "log-driver": { kind: "string", describe: "specify a log driver" },
   "log-opt": { kind: "slice", describe: "log driver options, as key=value pairs" },
   init: { kind: "boolean", describe: "run an init inside the container that forwards signals and reaps processes" },
@@ -386,7 +390,7 @@ export async function mergeServiceFlags(spec: ServiceSpec, flags: FlagReader, lo
     if (v.includes(":")) throw new FlagError(`volume format ${JSON.stringify(v)} not supported`);
     ctr().mounts.push(Mount.fromPartial({ type: Mount_Type.VOLUME, target: v }));
   }
-  for (const t of flags.changed("tmpfs") ? flags.slice("tmpfs") : []) ctr().mounts.push(parseTmpfsFlag(t));
+  for (const t of flags.changed("tmpfs") ? flags.repeated("tmpfs") : []) ctr().mounts.push(parseTmpfsFlag(t));
 
   // log driver (SwarmKit clears it when the flag is absent; we leave it alone)
   if (flags.changed("log-driver")) {
