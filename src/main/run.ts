@@ -1,0 +1,114 @@
+// swarmd's process lifecycle: flags → logging → state dir + lock → node →
+// wait for a signal or a worker crash → ordered stop → exit code.
+// Exit codes: 0 clean stop, 1 start-up failure or worker crash, 2 usage error.
+import { isIP } from "node:net";
+import { formatHostPort, type NodeConfig } from "../shared/config.js";
+import { errorMessage } from "../shared/errors.js";
+import { getLogger, initLogging } from "../shared/logging.js";
+import { parseFlags } from "./flags.js";
+import { acquireStateLock, type StateLock } from "./lock.js";
+import { SwarmNode } from "./node.js";
+import { prepareStateDir } from "./state-dir.js";
+import { productVersion } from "./version.js";
+
+const log = getLogger("swarmd");
+
+/** SIGINT/SIGTERM must end the process within 10 s; past this, give up waiting. */
+export const SHUTDOWN_DEADLINE_MS = 9500;
+
+export interface Output {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+const processOutput: Output = {
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+};
+
+export async function runSwarmd(argv: readonly string[], out: Output = processOutput): Promise<number> {
+  const parsed = await parseFlags(argv);
+  if (parsed.action === "exit") {
+    if (parsed.stdout) out.stdout(parsed.stdout);
+    if (parsed.stderr) out.stderr(parsed.stderr);
+    return parsed.code;
+  }
+  const config = parsed.config;
+  initLogging(config.logLevel, "main");
+  warnAboutRemoteAddress(config, out);
+
+  // Signals that arrive during start-up are honoured once start-up is done.
+  let onSignal: (signal: NodeJS.Signals) => void = () => undefined;
+  const signalled = new Promise<NodeJS.Signals>((resolve) => (onSignal = resolve));
+  const handler = (signal: NodeJS.Signals) => onSignal(signal);
+  process.on("SIGINT", handler);
+  process.on("SIGTERM", handler);
+
+  let lock: StateLock | undefined;
+  try {
+    const layout = await prepareStateDir(config.stateDir);
+    lock = await acquireStateLock(layout.lockFile, config.stateDir);
+    log.info(
+      {
+        version: productVersion(),
+        stateDir: config.stateDir,
+        controlSocket: config.listenControlApi,
+        remoteApi: formatHostPort(config.listenRemoteApi),
+        hostname: config.hostname,
+      },
+      "starting swarmd",
+    );
+    const node = await SwarmNode.start({ config, initialRole: initialRole(config) });
+    log.info({ role: node.role }, "node is ready");
+
+    const outcome = await Promise.race([
+      node.done.then((exit) => ({ kind: "exit" as const, exit })),
+      signalled.then((signal) => ({ kind: "signal" as const, signal })),
+    ]);
+    if (outcome.kind === "signal") {
+      log.info({ signal: outcome.signal }, `received ${outcome.signal}, stopping`);
+      process.on(outcome.signal, () => log.warn("already stopping"));
+      const deadline = setTimeout(() => {
+        log.fatal(`could not stop within ${SHUTDOWN_DEADLINE_MS} ms; exiting`);
+        process.exit(1);
+      }, SHUTDOWN_DEADLINE_MS);
+      deadline.unref();
+      await node.stop();
+      clearTimeout(deadline);
+      log.info("swarmd stopped");
+      return 0;
+    }
+    const exit = await node.done;
+    if (exit.reason === "crashed") {
+      log.fatal({ worker: exit.worker }, `swarmd stopped: the ${exit.worker} worker died: ${exit.error.message}`);
+      return 1;
+    }
+    return 0;
+  } catch (err) {
+    // A start-up failure: one clear line, no stack.
+    out.stderr(`swarmd: ${errorMessage(err)}\n`);
+    return 1;
+  } finally {
+    await lock?.release();
+    process.off("SIGINT", handler);
+    process.off("SIGTERM", handler);
+  }
+}
+
+/**
+ * Without a join address swarmd bootstraps a new cluster (or, later, resumes
+ * the role its certificate records), so it starts as a manager.
+ */
+function initialRole(config: NodeConfig): "manager" | "worker" {
+  return config.joinAddr === undefined ? "manager" : "worker";
+}
+
+/** SwarmKit prints this on stdout when the remote API address cannot be reached from other hosts. */
+function warnAboutRemoteAddress(config: NodeConfig, out: Output): void {
+  const host = config.listenRemoteApi.host;
+  const unspecified = host === "0.0.0.0" || host === "::";
+  const loopback = host === "localhost" || (isIP(host) === 4 && host.startsWith("127.")) || host === "::1";
+  if (unspecified || loopback) {
+    out.stdout("Warning: Specifying a valid address with --listen-remote-api may be necessary for other managers to reach this one.\n");
+  }
+}
