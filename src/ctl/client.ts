@@ -2,9 +2,10 @@
 // SwarmKit's swarmctl, the server certificate is not verified — the socket's
 // file permissions are the access control — and no client certificate is sent.
 import { resolve as resolvePath } from "node:path";
-import { credentials, Metadata, status, type CallOptions, type ClientUnaryCall, type ServiceError } from "@grpc/grpc-js";
+import { Metadata, status, type CallOptions, type ClientUnaryCall, type ServiceError } from "@grpc/grpc-js";
+import { connectControl } from "../shared/control-client.js";
 import {
-  ControlClient,
+  type ControlClient,
   CreateConfigRequest, CreateSecretRequest, CreateServiceRequest,
   GetClusterRequest, GetConfigRequest, GetNodeRequest, GetSecretRequest, GetServiceRequest, GetTaskRequest,
   ListClustersRequest, ListConfigsRequest, ListNetworksRequest, ListNodesRequest, ListSecretsRequest,
@@ -87,14 +88,9 @@ export function socketTarget(socketPath: string): string {
 
 /** Opens a client on the control socket. Nothing is sent until the first call. */
 export function dialControl(socketPath: string, opts: DialOptions = {}): ControlApi {
-  const creds = credentials.createSsl(null, null, null, {
-    // Skip verification like swarmctl's InsecureSkipVerify: both settings are needed in grpc-js.
-    checkServerIdentity: () => undefined,
-    rejectUnauthorized: false,
-  });
-  const client = new ControlClient(socketTarget(socketPath), creds, {
-    "grpc.max_receive_message_length": 128 * 1024 * 1024,
-  });
+  // The shared helper sets up TLS without server verification (swarmctl's InsecureSkipVerify).
+  // Large clusters list many tasks, so allow bigger responses than its 4 MiB default.
+  const client = connectControl(resolvePath(socketPath), { "grpc.max_receive_message_length": 128 * 1024 * 1024 });
   const timeout = opts.callTimeoutMs ?? 60_000;
 
   function unary<Q, R>(name: keyof ControlClient, codec: { fromPartial(o: never): Q }) {
