@@ -125,16 +125,11 @@ export async function parseFlags(argv: readonly string[], env: { cwd?: string } 
   const usage = async () => parser.getHelp();
   let args: Record<string, unknown>;
   try {
+    checkRawValues(argv);
     args = (await parser.parseAsync()) as Record<string, unknown>;
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
     return { action: "exit", code: 2, stderr: `swarmd: ${reason}\n\n${await usage()}\n` };
-  }
-  try {
-    checkRawValues(argv);
-  } catch (err) {
-    if (!(err instanceof FlagError) && !(err instanceof UsageError)) throw err;
-    return { action: "exit", code: 2, stderr: `swarmd: ${err.message}\n\n${await usage()}\n` };
   }
   if (args.help === true) return { action: "exit", code: 0, stdout: `${await usage()}\n` };
   if (args.version === true) return { action: "exit", code: 0, stdout: `${versionLine("swarmd")}\n` };
@@ -280,7 +275,8 @@ function buildConfig(args: Record<string, unknown>, given: Set<FlagName>, cwd: s
 
   // All values are valid; now refuse what is not built yet.
   for (const flag of given) {
-    if (!SUPPORTED.has(flag)) {
+    const isEmptyString = OPTIONS[flag].type === "string" && optional(flag) === undefined && flag !== "external-ca";
+    if (!SUPPORTED.has(flag) && !isEmptyString) {
       throw new UsageError(`--${flag} is not supported yet (this swarmd does not implement what it drives)`);
     }
   }

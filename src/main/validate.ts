@@ -87,7 +87,12 @@ export function parseEngineAddr(flag: string, value: string): string {
   }
   const tcp = /^(tcp|http|https):\/\/(.+)$/.exec(value);
   if (!tcp) throw new FlagError(flag, value, "expected unix:///path/to/docker.sock or tcp://host:port");
-  parseHostPort(flag, tcp[2]!.replace(/\/$/, ""), { allowZeroPort: false });
+  try {
+    parseHostPort(flag, tcp[2]!.replace(/\/$/, ""), { allowZeroPort: false });
+  } catch (err) {
+    if (err instanceof FlagError) throw new FlagError(flag, value, err.message.replace(/^.*?: /, ""));
+    throw err;
+  }
   return value;
 }
 
