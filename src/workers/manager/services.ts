@@ -4,7 +4,7 @@
 // services are the two gRPC listeners with no gRPC service registered yet;
 // raft, the store, the CA, the dispatcher and the control API plug in here,
 // in start order, and stop in reverse.
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { Server, ServerCredentials, setLogger } from "@grpc/grpc-js";
 import { chmod, lstat, mkdir, unlink } from "node:fs/promises";
 import { connect } from "node:net";
 import { dirname, join } from "node:path";
@@ -14,6 +14,12 @@ import { SwarmError, errorCode, errorMessage } from "../../shared/errors.js";
 import { getLogger } from "../../shared/logging.js";
 
 const log = getLogger("manager-services");
+
+// grpc-js prints its own lines to stderr ("E No address added ..."). Route
+// them into our logger at debug: the errors that matter reach us as values.
+const grpcLog = getLogger("grpc");
+const toDebug = (...parts: unknown[]) => grpcLog.debug(parts.map(String).join(" "));
+setLogger({ error: toDebug, info: toDebug, debug: toDebug } as Partial<Console> as Console);
 
 /** How long a graceful gRPC shutdown may take before open calls are cut. */
 const SHUTDOWN_GRACE_MS = 2000;
