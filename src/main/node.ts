@@ -8,6 +8,7 @@ import { existsSync, lstatSync, unlinkSync } from "node:fs";
 import { connectApi, type Client, type Connection } from "../shared/channel/index.js";
 import type { NodeConfig } from "../shared/config.js";
 import type {
+  IdentityData,
   AgentApi,
   AgentBootData,
   ManagerApi,
@@ -33,6 +34,8 @@ export interface SwarmNodeOptions {
   config: NodeConfig;
   /** Role to start with. A fresh state dir without --join-addr bootstraps a cluster: manager. */
   initialRole: NodeRole;
+  /** The node's certificate, key and root CA (and the root CA key on a bootstrapping node). */
+  identity: IdentityData;
 }
 
 interface Thread<T extends object> {
@@ -71,12 +74,14 @@ export class SwarmNode {
     const agentToManager = new MessageChannel();
     const managerData: ManagerBootData = {
       config: this.config,
+      identity: options.identity,
       roleBuffer: this.flag.buffer,
       mainPort: toManager.port2,
       agentPort: agentToManager.port1,
     };
     const agentData: AgentBootData = {
       config: this.config,
+      identity: withoutRootKey(options.identity),
       roleBuffer: this.flag.buffer,
       mainPort: toAgent.port2,
       managerPort: agentToManager.port2,
@@ -205,4 +210,10 @@ export class SwarmNode {
       log.warn({ path, err }, "could not remove the control socket");
     }
   }
+}
+
+/** The agent never needs the root CA key. */
+function withoutRootKey(identity: IdentityData): IdentityData {
+  const { rootCaKeyPem: _dropped, ...rest } = identity;
+  return rest;
 }

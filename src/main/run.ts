@@ -3,7 +3,10 @@
 // Exit codes: 0 clean stop, 1 start-up failure or worker crash, 2 usage error.
 import { isIP } from "node:net";
 import { formatHostPort, type NodeConfig } from "../shared/config.js";
-import { errorMessage } from "../shared/errors.js";
+import type { IdentityData } from "../shared/contracts/index.js";
+import { SwarmError, errorMessage } from "../shared/errors.js";
+import { identityData, loadIdentity, loadOrCreateIdentity } from "./identity/index.js";
+import { MANAGER_ROLE } from "../shared/pki/index.js";
 import { getLogger, initLogging } from "../shared/logging.js";
 import { parseFlags } from "./flags.js";
 import { acquireStateLock, type StateLock } from "./lock.js";
@@ -58,7 +61,8 @@ export async function runSwarmd(argv: readonly string[], out: Output = processOu
       },
       "starting swarmd",
     );
-    const node = await SwarmNode.start({ config, initialRole: initialRole(config) });
+    const identity = await establishIdentity(config);
+    const node = await SwarmNode.start({ config, initialRole: identity.role, identity });
     log.info({ role: node.role }, "node is ready");
 
     const outcome = await Promise.race([
@@ -96,11 +100,16 @@ export async function runSwarmd(argv: readonly string[], out: Output = processOu
 }
 
 /**
- * Without a join address swarmd bootstraps a new cluster (or, later, resumes
- * the role its certificate records), so it starts as a manager.
+ * The node's identity: the one in the state dir if there is one (its
+ * certificate says the role), else a new cluster's when there is no join
+ * address (this node is its first manager).
  */
-function initialRole(config: NodeConfig): "manager" | "worker" {
-  return config.joinAddr === undefined ? "manager" : "worker";
+async function establishIdentity(config: NodeConfig): Promise<IdentityData> {
+  const allowExpired = config.forceNewCluster;
+  const existing = await loadIdentity(config.stateDir, { allowExpired });
+  const id = existing ?? (config.joinAddr === undefined ? await loadOrCreateIdentity(config.stateDir, { role: MANAGER_ROLE, allowExpired }) : undefined);
+  if (!id) throw new SwarmError("UNIMPLEMENTED", "joining an existing cluster (--join-addr) is not supported yet");
+  return identityData(id);
 }
 
 /** SwarmKit prints this on stdout when the remote API address cannot be reached from other hosts. */

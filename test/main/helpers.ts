@@ -1,3 +1,6 @@
+import type { IdentityData } from "../../src/shared/contracts/index.js";
+import { identityData, loadOrCreateIdentity } from "../../src/main/identity/index.js";
+import { MANAGER_ROLE } from "../../src/shared/pki/index.js";
 // Shared helpers for the swarmd tests: temp state dirs, socket/port probes,
 // and a handle on dist/main.js run as a child process.
 import { spawn, type ChildProcess } from "node:child_process";
@@ -99,4 +102,9 @@ export function startSwarmd(args: string[], env: Record<string, string> = {}): S
 /** Args for a swarmd on a temp state dir with an ephemeral remote API port. */
 export function testArgs(stateDir: string, ...extra: string[]): string[] {
   return ["-d", stateDir, "--listen-remote-api", "127.0.0.1:0", "--log-level", "info", ...extra];
+}
+
+/** A bootstrapped identity in `stateDir`, as main hands it to the workers. */
+export async function testIdentity(stateDir: string): Promise<IdentityData> {
+  return identityData(await loadOrCreateIdentity(stateDir, { role: MANAGER_ROLE }));
 }

@@ -8,7 +8,7 @@ import { existsSync, statSync } from "node:fs";
 import { parseFlags } from "../../src/main/flags.js";
 import { SwarmNode } from "../../src/main/node.js";
 import type { NodeConfig } from "../../src/shared/config.js";
-import { canConnect, tempDir } from "./helpers.js";
+import { canConnect, tempDir, testIdentity } from "./helpers.js";
 
 async function configFor(stateDir: string, ...extra: string[]): Promise<NodeConfig> {
   const out = await parseFlags(["-d", stateDir, "--listen-remote-api", "127.0.0.1:0", "-l", "error", ...extra]);
@@ -19,7 +19,7 @@ async function configFor(stateDir: string, ...extra: string[]): Promise<NodeConf
 test("idle while worker, running after promotion, stopped after demotion — twice", async () => {
   const dir = await tempDir();
   const config = await configFor(dir.path);
-  const node = await SwarmNode.start({ config, initialRole: "worker" });
+  const node = await SwarmNode.start({ config, initialRole: "worker", identity: await testIdentity(dir.path) });
   try {
     const pongsBefore = await node.manager.ping();
     assert.equal(pongsBefore.thread, "manager", "the waiting manager worker still answers");
@@ -60,7 +60,7 @@ test("a promotion that cannot bind reports the reason and the node keeps running
   await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
   const port = (blocker.address() as { port: number }).port;
   const config = await configFor(dir.path, "--listen-remote-api", `127.0.0.1:${port}`);
-  const node = await SwarmNode.start({ config, initialRole: "worker" });
+  const node = await SwarmNode.start({ config, initialRole: "worker", identity: await testIdentity(dir.path) });
   try {
     await assert.rejects(node.setRole("manager"), (err: Error & { code?: string }) => {
       assert.equal(err.code, "UNAVAILABLE");
@@ -81,7 +81,7 @@ test("a promotion that cannot bind reports the reason and the node keeps running
 test("a node started as manager has its services up when start() returns", async () => {
   const dir = await tempDir();
   const config = await configFor(dir.path);
-  const node = await SwarmNode.start({ config, initialRole: "manager" });
+  const node = await SwarmNode.start({ config, initialRole: "manager", identity: await testIdentity(dir.path) });
   try {
     const status = await node.manager.status();
     assert.equal(status.role, "manager");

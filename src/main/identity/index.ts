@@ -9,3 +9,4 @@ export {
   type BootstrapOptions,
 } from "./identity.js";
 export * from "./paths.js";
+export { identityData } from "./identity-data.js";

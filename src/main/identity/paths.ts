@@ -8,7 +8,8 @@ export const NODE_KEY_FILE = "swarm-node.key";
 
 export const CERT_FILE_MODE = 0o644;
 export const KEY_FILE_MODE = 0o600;
-export const CERT_DIR_MODE = 0o755;
+// Stricter than SwarmKit's 0755: the state dir's own checks require private subdirectories.
+export const CERT_DIR_MODE = 0o700;
 
 export interface CertificatePaths {
   dir: string;

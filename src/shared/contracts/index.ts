@@ -8,3 +8,4 @@ export type { LocalManagerApi } from "./local-manager.js";
 
 export type { ManagerBootData, AgentBootData } from "./boot.js";
 export { TEST_CRASH_ENV } from "./boot.js";
+export type { IdentityData } from "./identity.js";

@@ -59,7 +59,7 @@ async function apply(role: NodeRole, generation: number): Promise<void> {
   try {
     if (role === "manager" && !services) {
       log.info({ generation }, "role is manager: starting manager services");
-      services = await startManagerServices({ config });
+      services = await startManagerServices({ config, identity: boot.identity });
     } else if (role === "worker" && services) {
       log.info({ generation }, "role is worker: stopping manager services");
       const running = services;

@@ -1,17 +1,17 @@
 // The seam between the manager worker's role loop and what a manager runs.
 // startManagerServices() is called when the node becomes a manager and the
-// returned stop() when it stops being one (or swarmd stops). Today the
-// services are the two gRPC listeners with no gRPC service registered yet;
-// raft, the store, the CA, the dispatcher and the control API plug in here,
-// in start order, and stop in reverse.
+// returned stop() when it stops being one (or swarmd stops): it binds the
+// remote API listener, then starts the Manager (raft + store + control API +
+// leader components); stop() undoes it in reverse.
 import { Server, ServerCredentials, setLogger } from "@grpc/grpc-js";
-import { chmod, lstat, mkdir, unlink } from "node:fs/promises";
-import { connect } from "node:net";
-import { dirname, join } from "node:path";
+import { mkdir } from "node:fs/promises";
+import { networkInterfaces } from "node:os";
+import { join } from "node:path";
 import { formatHostPort, type HostPort, type NodeConfig } from "../../shared/config.js";
-import type { ManagerServicesStatus } from "../../shared/contracts/index.js";
-import { SwarmError, errorCode, errorMessage } from "../../shared/errors.js";
+import type { IdentityData, ManagerServicesStatus } from "../../shared/contracts/index.js";
+import { SwarmError } from "../../shared/errors.js";
 import { getLogger } from "../../shared/logging.js";
+import { Manager } from "./manager.js";
 
 const log = getLogger("manager-services");
 
@@ -26,16 +26,18 @@ const SHUTDOWN_GRACE_MS = 2000;
 
 export interface ManagerContext {
   readonly config: NodeConfig;
+  readonly identity: IdentityData;
 }
 
 export interface ManagerServices {
   readonly status: ManagerServicesStatus;
+  readonly manager: Manager;
   /** Stop everything started, in reverse order. Never throws. */
   stop(): Promise<void>;
 }
 
 export async function startManagerServices(ctx: ManagerContext): Promise<ManagerServices> {
-  const { config } = ctx;
+  const { config, identity } = ctx;
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) {
@@ -49,16 +51,18 @@ export async function startManagerServices(ctx: ManagerContext): Promise<Manager
   try {
     await mkdir(join(config.stateDir, "raft"), { recursive: true, mode: 0o700 });
 
-    const control = await listenControlSocket(config.listenControlApi);
-    stops.push(control.stop);
-
     const remote = await listenRemoteApi(config.listenRemoteApi);
     stops.push(remote.stop);
+    const advertiseAddr = formatHostPort(advertiseAddress(remote.bound, config.advertiseRemoteApi));
+
+    const manager = await Manager.start({ config, identity, advertiseAddr });
+    stops.push(() => manager.stop());
 
     const status: ManagerServicesStatus = { controlSocket: config.listenControlApi, remoteApi: remote.bound };
-    log.info({ controlSocket: status.controlSocket, remoteApi: formatHostPort(remote.bound) }, "manager services started");
+    log.info({ controlSocket: status.controlSocket, remoteApi: formatHostPort(remote.bound), advertise: advertiseAddr }, "manager services started");
     return {
       status,
+      manager,
       stop: async () => {
         await stopAll();
         log.info("manager services stopped");
@@ -70,30 +74,24 @@ export async function startManagerServices(ctx: ManagerContext): Promise<Manager
   }
 }
 
-interface Listener {
-  stop(): Promise<void>;
+/**
+ * The address to advertise: the flag if given, else the listen address if it
+ * names a host, else this host's first external IPv4 (never 0.0.0.0 as
+ * SwarmKit's first manager advertises), else loopback.
+ */
+export function advertiseAddress(bound: HostPort, advertise?: HostPort): HostPort {
+  if (advertise) return { host: advertise.host, port: advertise.port || bound.port };
+  if (bound.host !== "0.0.0.0" && bound.host !== "::" && bound.host !== "") return bound;
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) {
+      if (a.family === "IPv4" && !a.internal) return { host: a.address, port: bound.port };
+    }
+  }
+  return { host: "127.0.0.1", port: bound.port };
 }
 
-/** The control API socket: 0600, a stale socket replaced, a live one refused. */
-async function listenControlSocket(path: string): Promise<Listener> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  await clearStaleSocket(path);
-  const server = new Server();
-  await bind(server, `unix:${path}`, `control socket ${path}`);
-  try {
-    await chmod(path, 0o600);
-  } catch (err) {
-    await shutdown(server);
-    throw new SwarmError("INTERNAL", `control socket ${path}: cannot set mode 0600: ${errorMessage(err)}`);
-  }
-  return {
-    stop: async () => {
-      await shutdown(server);
-      await unlink(path).catch((err: unknown) => {
-        if (errorCode(err) !== "ENOENT") throw err;
-      });
-    },
-  };
+interface Listener {
+  stop(): Promise<void>;
 }
 
 /** The remote API (TCP). Plaintext until the TLS issue lands; no services yet. */
@@ -130,39 +128,5 @@ async function shutdown(server: Server): Promise<void> {
       clearTimeout(timer);
       resolve();
     });
-  });
-}
-
-/**
- * A socket file left by a crashed swarmd is removed; one that still accepts
- * connections belongs to a live process and is an error, as is any other
- * kind of file at that path.
- */
-async function clearStaleSocket(path: string): Promise<void> {
-  let isSocket: boolean;
-  try {
-    isSocket = (await lstat(path)).isSocket();
-  } catch (err) {
-    if (errorCode(err) === "ENOENT") return;
-    throw new SwarmError("FAILED_PRECONDITION", `control socket ${path}: ${errorMessage(err)}`);
-  }
-  if (!isSocket) {
-    throw new SwarmError("FAILED_PRECONDITION", `control socket path ${path} is taken by a file that is not a socket`);
-  }
-  if (await acceptsConnections(path)) {
-    throw new SwarmError("FAILED_PRECONDITION", `control socket ${path} is in use by another process`);
-  }
-  log.info({ path }, "removing stale control socket");
-  await unlink(path);
-}
-
-function acceptsConnections(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = connect(path);
-    sock.once("connect", () => {
-      sock.destroy();
-      resolve(true);
-    });
-    sock.once("error", () => resolve(false));
   });
 }

@@ -2,7 +2,8 @@
 // The server presents the node's own certificate and asks for none; the
 // socket's mode (0600) is the access control, so SwarmKit's swarmctl, which
 // dials with verification off, works unchanged.
-import { chmod, lstat, mkdir, unlink } from "node:fs/promises";
+import { chmod, mkdir, unlink } from "node:fs/promises";
+import { clearStaleSocket } from "../socket-file.js";
 import { dirname } from "node:path";
 import { Server, ServerCredentials, status as Status } from "@grpc/grpc-js";
 import {
@@ -37,19 +38,6 @@ export interface RunningControlServer {
   api: ControlApi;
   /** Stop accepting calls, end open ones after a grace period, remove the socket file. */
   stop(graceMs?: number): Promise<void>;
-}
-
-/** A leftover socket from a previous run is removed; any other file at the path is an error. */
-async function clearStaleSocket(path: string): Promise<void> {
-  try {
-    const st = await lstat(path);
-    if (!st.isSocket()) {
-      throw new SwarmError("FAILED_PRECONDITION", `control socket path ${path} exists and is not a socket`);
-    }
-    await unlink(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-  }
 }
 
 function healthHandlers(): HealthServer {

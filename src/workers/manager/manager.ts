@@ -1,0 +1,168 @@
+// The manager: what runs while this node's role is manager. It assembles
+// the replicated store on a raft node (WAL in <state-dir>/raft), the control
+// API on the local socket, and the components that only the leader runs,
+// started when this manager becomes leader and stopped when it stops being it.
+import { hostname as osHostname } from "node:os";
+import { join } from "node:path";
+import type { NodeConfig } from "../../shared/config.js";
+import type { IdentityData } from "../../shared/contracts/index.js";
+import { errorMessage } from "../../shared/errors.js";
+import { getLogger } from "../../shared/logging.js";
+import { bootstrapClusterObjects } from "./bootstrap.js";
+import { startControlServer, type RunningControlServer } from "./controlapi/index.js";
+import type { RaftMemberInfo } from "./controlapi/backend.js";
+import { RaftNode } from "./raft/raft-node.js";
+import { MemoryStore } from "./store/index.js";
+
+const log = getLogger("manager");
+
+/** Something only the leader runs (orchestrators, scheduler, dispatcher, CA signer…). */
+export interface LeaderComponent {
+  readonly name: string;
+  start(): Promise<void> | void;
+  stop(): Promise<void> | void;
+}
+
+export interface ManagerOptions {
+  config: NodeConfig;
+  identity: IdentityData;
+  /** Address other managers and agents reach this manager's remote API at. */
+  advertiseAddr: string;
+}
+
+export class Manager {
+  readonly store = new MemoryStore();
+  private raft!: RaftNode;
+  private control: RunningControlServer | undefined;
+  private readonly leaderComponents: LeaderComponent[] = [];
+  private leading = false;
+  /** Leadership changes are handled one at a time, in order. */
+  private transitions: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  private constructor(private readonly opts: ManagerOptions) {}
+
+  static async start(opts: ManagerOptions): Promise<Manager> {
+    const m = new Manager(opts);
+    try {
+      await m.startInternal();
+    } catch (err) {
+      await m.stop();
+      throw err;
+    }
+    return m;
+  }
+
+  get raftNode(): RaftNode {
+    return this.raft;
+  }
+
+  get hostname(): string {
+    return this.opts.config.hostname ?? osHostname();
+  }
+
+  /** Register a leader-only component; started at once if this manager already leads. */
+  addLeaderComponent(c: LeaderComponent): void {
+    this.leaderComponents.push(c);
+    if (this.leading) {
+      this.transitions = this.transitions.then(() => this.startComponent(c));
+    }
+  }
+
+  /** Raft members with this manager's view of leadership and reachability. */
+  raftMembers(): RaftMemberInfo[] {
+    const leader = this.raft.leaderId();
+    return this.raft.members().map((m) => ({
+      raftId: m.raftId,
+      nodeId: m.nodeId,
+      addr: m.addr,
+      reachable: m.raftId === this.raft.raftId || m.raftId === leader,
+      leader: m.raftId === leader,
+    }));
+  }
+
+  private async startInternal(): Promise<void> {
+    const { config, identity, advertiseAddr } = this.opts;
+    this.raft = await RaftNode.open({
+      dir: join(config.stateDir, "raft"),
+      nodeId: identity.nodeId,
+      addr: advertiseAddr,
+      tickIntervalMs: config.tickIntervalMs,
+      electionTick: config.electionTick,
+      heartbeatTick: config.heartbeatTick,
+      store: this.store,
+      forceNewCluster: config.forceNewCluster,
+    });
+    this.raft.onFatal((err) => {
+      // Raft cannot go on after a storage failure: crash the worker, main reports it.
+      setImmediate(() => {
+        throw new Error(`manager stopped: ${err.message}`, { cause: err });
+      });
+    });
+    this.raft.onLeadership((leader) => {
+      this.transitions = this.transitions.then(() => (leader ? this.becomeLeader() : this.becomeFollower()));
+    });
+
+    this.control = await startControlServer({
+      socketPath: config.listenControlApi,
+      tls: identity.tls,
+      backend: {
+        store: this.store,
+        proposer: this.raft,
+        isLeader: () => this.raft.isLeader(),
+        hasLeader: () => this.raft.leaderId() !== 0,
+        raftMembers: () => this.raftMembers(),
+      },
+    });
+    this.raft.start();
+    log.info({ nodeId: identity.nodeId, raftId: this.raft.raftId.toString(16), advertise: advertiseAddr }, "manager started");
+  }
+
+  private async becomeLeader(): Promise<void> {
+    if (this.stopped || this.leading) return;
+    this.leading = true;
+    const { config, identity } = this.opts;
+    try {
+      await bootstrapClusterObjects(this.store, this.raft, identity, this.hostname, {
+        heartbeatTick: config.heartbeatTick,
+        electionTick: config.electionTick,
+      });
+    } catch (err) {
+      log.warn({ err: errorMessage(err) }, "could not write the cluster's bootstrap objects");
+    }
+    for (const c of this.leaderComponents) await this.startComponent(c);
+    log.info("leadership changed: this manager is the leader");
+  }
+
+  private async startComponent(c: LeaderComponent): Promise<void> {
+    if (!this.leading) return;
+    try {
+      await c.start();
+    } catch (err) {
+      log.error({ component: c.name, err: errorMessage(err) }, "leader component failed to start");
+    }
+  }
+
+  private async becomeFollower(): Promise<void> {
+    if (!this.leading) return;
+    this.leading = false;
+    for (const c of [...this.leaderComponents].reverse()) {
+      try {
+        await c.stop();
+      } catch (err) {
+        log.warn({ component: c.name, err: errorMessage(err) }, "leader component failed to stop");
+      }
+    }
+    log.info("leadership changed: this manager is a follower");
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.control?.stop();
+    await this.transitions;
+    await this.becomeFollower();
+    await this.raft?.stop();
+    log.info("manager stopped");
+  }
+}
