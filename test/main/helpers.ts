@@ -1,6 +1,3 @@
-import type { IdentityData } from "../../src/shared/contracts/index.js";
-import { identityData, loadOrCreateIdentity } from "../../src/main/identity/index.js";
-import { MANAGER_ROLE } from "../../src/shared/pki/index.js";
 // Shared helpers for the swarmd tests: temp state dirs, socket/port probes,
 // and a handle on dist/main.js run as a child process.
 import { spawn, type ChildProcess } from "node:child_process";
@@ -9,6 +6,10 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+
+import type { IdentityData } from "../../src/shared/contracts/index.js";
+import { identityData, loadOrCreateIdentity } from "../../src/main/identity/index.js";
+import { MANAGER_ROLE } from "../../src/shared/pki/index.js";
 
 export const SWARMD = fileURLToPath(new URL("../../../dist/main.js", import.meta.url));
 
