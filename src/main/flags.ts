@@ -41,6 +41,7 @@ export const SUPPORTED: ReadonlySet<string> = new Set([
   "listen-remote-api",
   "hostname",
   "engine-addr",
+  "force-new-cluster",
 ]);
 
 /** Every flag swarmd knows, in --help order. */

@@ -92,3 +92,32 @@ test("kill -9 during writes loses no acknowledged write and half-applies nothing
     await dir.remove();
   }
 });
+
+test("--force-new-cluster restarts the built swarmd as a one-member cluster that keeps all data", { timeout: 60_000 }, async () => {
+  const dir = await tempDir("swarmd-fnc-");
+  const stateDir = join(dir.path, "state");
+  try {
+    let proc = startSwarmd(testArgs(stateDir, "--tick-interval", "50ms"));
+    let client = await waitForControl(join(stateDir, "swarmd.sock"));
+    for (let i = 0; i < 5; i++) await unary(client, "createService", createReq(`keep-${i}`));
+    client.close();
+    proc.child.kill("SIGTERM");
+    assert.equal((await proc.exited).code, 0);
+
+    proc = startSwarmd(testArgs(stateDir, "--tick-interval", "50ms", "--force-new-cluster"));
+    try {
+      client = await waitForControl(join(stateDir, "swarmd.sock"));
+      const names = (await listServices(client)).map((s) => s.spec!.annotations!.name).sort();
+      assert.deepEqual(names, ["keep-0", "keep-1", "keep-2", "keep-3", "keep-4"]);
+      await unary(client, "createService", createReq("after-force"));
+      const nodes = await unary<"listNodes", object, { nodes: { managerStatus?: { leader: boolean } }[] }>(client, "listNodes", { filters: undefined });
+      assert.equal(nodes.nodes.filter((n) => n.managerStatus?.leader).length, 1, "this node leads its one-member cluster");
+      client.close();
+    } finally {
+      proc.child.kill("SIGTERM");
+      await proc.exited;
+    }
+  } finally {
+    await dir.remove();
+  }
+});

@@ -201,7 +201,6 @@ describe("flags whose subsystem does not exist yet are refused, after validation
     ["advertise-remote-api", ["--advertise-remote-api", "10.0.0.1:4242"]],
     ["listen-debug", ["--listen-debug", "127.0.0.1:6060"]],
     ["listen-metrics", ["--listen-metrics", "127.0.0.1:9090"]],
-    ["force-new-cluster", ["--force-new-cluster"]],
     ["external-ca", ["--external-ca", "protocol=cfssl,url=https://ca.example:8888"]],
     ["autolock", ["--autolock"]],
     ["unlock-key", ["--unlock-key", "SWMKEY-1-aGVsbG8gd29ybGQ="]],
