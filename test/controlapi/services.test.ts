@@ -138,7 +138,7 @@ test("host-published ports: a second service may share a host port, an ingress c
   // An ingress port needs the ingress network, which this cluster does not have.
   const noIngress = await rpcError(h.client, "createService", { spec: withPort("ing", 0) });
   assert.equal(noIngress.code, status.INVALID_ARGUMENT);
-  assert.match(noIngress.details, /port '8080' is already in use by service 'hp1' \(\w+\) as a host-published port/);
+  assert.match(noIngress.details, /port '8080' is already in use by service 'hp[12]' \(\w+\) as a host-published port/);
 });
 
 test("secret references must name existing secrets", async () => {

@@ -63,6 +63,8 @@ export function ownManagerNode(identity: IdentityData, hostname: string): Node {
       membership: NodeSpec_Membership.ACCEPTED,
       availability: NodeSpec_Availability.ACTIVE,
     },
+    // The agent reports the full description once its session is up.
+    description: { hostname },
     role: ApiNodeRole.MANAGER,
     certificate: {
       role: ApiNodeRole.MANAGER,
