@@ -7,6 +7,12 @@ export interface AgentStatus {
   engineAddr: string;
   /** Whether the local manager answered over the manager↔agent channel. */
   localManagerReachable: boolean;
+  /** The dispatcher session (absent before the agent has started). */
+  session?: { connected: boolean; manager?: string; sessionId?: string; lastError?: string };
+  /** Assigned tasks with their current and desired TaskState values. */
+  tasks?: Array<{ id: string; state: number; desiredState: number }>;
+  /** The known managers, as in state.json. */
+  managers?: Array<{ node_id: string; addr: string }>;
 }
 
 export interface AgentApi {

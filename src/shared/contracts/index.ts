@@ -5,6 +5,7 @@ export type { Pong, LifecycleState, NodeRole } from "./common.js";
 export type { ManagerApi, ManagerStatus, ManagerServicesStatus } from "./manager.js";
 export type { AgentApi, AgentStatus } from "./agent.js";
 export type { LocalManagerApi } from "./local-manager.js";
+export type { LocalDispatcherApi, DispatcherStreamSink, StreamEndError } from "./local-dispatcher.js";
 
 export type { ManagerBootData, AgentBootData } from "./boot.js";
 export { TEST_CRASH_ENV } from "./boot.js";

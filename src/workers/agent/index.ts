@@ -1,17 +1,21 @@
-// Agent worker entry. For now a lifecycle only (start, stop, status); the
-// dispatcher session, task reconciliation and the Docker executor plug in
-// here. Stopping the agent never touches running containers: a restarted
-// agent adopts them.
+// Agent worker entry: builds the Docker executor and the Agent (session,
+// reconciler, task DB) from the boot data and serves AgentApi to main.
+// Stopping the agent never touches running containers: a restarted agent
+// adopts them.
 import { workerData } from "node:worker_threads";
 import { connectApi, exposeApi } from "../../shared/channel/index.js";
-import { freezeConfig } from "../../shared/config.js";
+import { freezeConfig, formatHostPort } from "../../shared/config.js";
 import {
   TEST_CRASH_ENV,
   type AgentApi,
   type AgentBootData,
   type LifecycleState,
+  type LocalDispatcherApi,
   type LocalManagerApi,
 } from "../../shared/contracts/index.js";
+import { Agent } from "./agent.js";
+import { LocalDispatcherConnection } from "./connection/local-connection.js";
+import { DockerExecutor } from "./executor/index.js";
 import { errorMessage } from "../../shared/errors.js";
 import { getLogger, initLogging } from "../../shared/logging.js";
 
@@ -23,8 +27,28 @@ const log = getLogger("agent");
 /** Local calls are fast; a slow answer means the manager thread is stuck. */
 const LOCAL_CALL_TIMEOUT_MS = 2000;
 
-const localManager = connectApi<LocalManagerApi>(boot.managerPort, { peer: "manager", timeoutMs: LOCAL_CALL_TIMEOUT_MS });
+// The manager worker serves the local dispatcher on the same port as LocalManagerApi.
+const localManager = connectApi<LocalManagerApi & LocalDispatcherApi>(boot.managerPort, {
+  peer: "manager",
+  timeoutMs: LOCAL_CALL_TIMEOUT_MS,
+});
 let state: LifecycleState = "starting";
+
+const agent = new Agent({
+  nodeId: boot.identity.nodeId,
+  tls: boot.identity.tls,
+  stateDir: config.stateDir,
+  executor: new DockerExecutor(config.engineAddr),
+  hostname: config.hostname,
+  genericResources: config.genericNodeResources,
+  ...(config.joinAddr ? { extraManagers: [formatHostPort(config.joinAddr)] } : {}),
+  // On a manager host the session goes to this process's own manager.
+  localDispatcher: async () => {
+    if (localManager.isClosed() || (await localManager.api.role()) !== "manager") return undefined;
+    await localManager.api.requireManager();
+    return new LocalDispatcherConnection(localManager.api, boot.identity.nodeId);
+  },
+});
 
 async function localManagerReachable(): Promise<boolean> {
   try {
@@ -43,11 +67,13 @@ const agentApi: AgentApi = {
       hostname: config.hostname,
       engineAddr: config.engineAddr,
       localManagerReachable: await localManagerReachable(),
+      ...agent.status(),
     };
   },
   async stop() {
     if (state === "stopped") return;
     state = "stopping";
+    await agent.stop();
     localManager.close();
     state = "stopped";
     log.info("agent stopped");
@@ -55,8 +81,16 @@ const agentApi: AgentApi = {
 };
 
 exposeApi(agentApi, boot.mainPort);
-state = "running";
-log.info({ hostname: config.hostname, engineAddr: config.engineAddr }, "agent started");
+agent.start().then(
+  () => {
+    if (state === "starting") state = "running";
+    log.info({ hostname: config.hostname, engineAddr: config.engineAddr }, "agent started");
+  },
+  (err: unknown) => {
+    // Without its task DB the agent cannot run tasks safely: die, main stops the node.
+    throw new Error(`agent failed to start: ${errorMessage(err)}`, { cause: err });
+  },
+);
 
 if (process.env[TEST_CRASH_ENV] === "agent") {
   setTimeout(() => {
