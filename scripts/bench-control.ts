@@ -15,7 +15,7 @@ import { CreateServiceRequest, RemoveServiceRequest, type ControlClient, type Cr
 import { unary, waitForControl } from "../test/helpers/control.js";
 import { argNumber, emit, latencySummary } from "./lib/bench-util.js";
 
-const COUNT = argNumber("count", 400);
+const COUNT = argNumber("count", 2000);
 const SWARMD = fileURLToPath(new URL("../../dist/main.js", import.meta.url));
 
 function createReq(name: string): CreateServiceRequest {
@@ -63,7 +63,7 @@ const child = spawn(process.execPath, [SWARMD, "-d", stateDir, "--listen-remote-
 try {
   const client = await waitForControl(join(stateDir, "swarmd.sock"));
   // Warm up the connection and the JIT before measuring.
-  await drive(50, 8, (i) => unary(client, "createService", createReq(`warm-${i}`)));
+  await drive(1000, 8, (i) => unary(client, "createService", createReq(`warm-${i}`)));
   for (const inFlight of [1, 8, 64]) await benchOne(client, "single_manager", inFlight);
   client.close();
 } finally {
