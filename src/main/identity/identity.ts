@@ -195,7 +195,7 @@ async function createIdentity(stateDir: string, opts: BootstrapOptions): Promise
  * Writes all three files so that a crash leaves either no identity or a whole
  * one: they are built in a temporary directory that is renamed into place.
  */
-async function writeNewCertificateDir(stateDir: string, paths: CertificatePaths, tls: TlsMaterial): Promise<void> {
+export async function writeNewCertificateDir(stateDir: string, paths: CertificatePaths, tls: TlsMaterial): Promise<void> {
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const leftovers = await readdir(paths.dir).catch((err: unknown) => {
     if (errorCode(err) === "ENOENT") return undefined;

@@ -99,12 +99,34 @@ export interface AuthorizationPolicy {
  * SwarmKit's AuthorizeOrgAndRole: same cluster, an allowed role, and not a
  * removed node. Errors are PERMISSION_DENIED with SwarmKit's texts.
  */
-export function authorize(
-  call: ServerSurfaceCall,
-  policy: AuthorizationPolicy,
-  cluster: { id: string; isRemoved(nodeId: string): boolean },
-): Caller | undefined {
-  if (policy.roles.length === 0) return directCaller(call);
+/**
+ * The caller of a method that needs no certificate: the verified peer, or
+ * the identity a manager of this cluster forwarded (blank when the original
+ * caller had no certificate either). Undefined means "no certificate".
+ */
+export function optionalCaller(call: ServerSurfaceCall, clusterId: string): Caller | undefined {
+  const direct = directCaller(call);
+  if (!direct || call.metadata.get(FORWARDED.flag).length === 0) return direct;
+  if (direct.role !== MANAGER_ROLE || direct.clusterId !== clusterId) return direct;
+  const nodeId = metaString(call.metadata, FORWARDED.cn);
+  if (!nodeId) return undefined;
+  return {
+    nodeId,
+    role: metaString(call.metadata, FORWARDED.ou),
+    clusterId: metaString(call.metadata, FORWARDED.org),
+    remoteAddr: metaString(call.metadata, FORWARDED.addr) || direct.remoteAddr,
+    forwardedBy: direct.nodeId,
+  };
+}
+
+/** What authorization needs to know about the cluster, read fresh on every call. */
+export interface ClusterAuthView {
+  readonly id: string;
+  isRemoved(nodeId: string): boolean;
+}
+
+export function authorize(call: ServerSurfaceCall, policy: AuthorizationPolicy, cluster: ClusterAuthView): Caller | undefined {
+  if (policy.roles.length === 0) return optionalCaller(call, cluster.id);
   const caller = callerOf(call, cluster.id);
   if (!policy.roles.includes(caller.role)) {
     throw new SwarmError("PERMISSION_DENIED", `Permission denied: remote certificate not part of OUs: [${policy.roles.join(" ")}]`);
