@@ -36,6 +36,10 @@ export class Membership {
     return undefined;
   }
 
+  removedList(): number[] {
+    return [...this.removedIds].sort((a, b) => a - b);
+  }
+
   isRemoved(raftId: number): boolean {
     return this.removedIds.has(raftId);
   }

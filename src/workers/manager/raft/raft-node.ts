@@ -3,8 +3,9 @@
 // one fsync for everything that accumulated meanwhile), then send, then apply
 // to the store, then advance. Proposals resolve once applied locally.
 import { randomInt } from "node:crypto";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { Snapshot as ApiSnapshot, Snapshot_Version } from "../../../shared/api/index.js";
+import { RaftMemberStatus_Reachability, Snapshot as ApiSnapshot, Snapshot_Version, type RaftMember } from "../../../shared/api/index.js";
 import { SwarmError } from "../../../shared/errors.js";
 import { getLogger } from "../../../shared/logging.js";
 import type { MemoryStore, Proposer, StoreAction } from "../store/index.js";
@@ -20,11 +21,13 @@ import {
   type Entry,
   type HardState,
   type Message,
+  type ConfChange,
   type Snapshot,
   type Status,
 } from "./core/index.js";
 import { Membership, decodeMember, encodeMember, type Member } from "./membership.js";
 import { RaftStorage } from "./storage/index.js";
+import { parseWalName } from "./storage/names.js";
 
 const log = getLogger("raft");
 
@@ -35,17 +38,42 @@ export const LOG_ENTRIES_FOR_SLOW_FOLLOWERS = 500;
 const MAX_SIZE_PER_MSG = 65_535;
 const MAX_INFLIGHT_MSGS = 256;
 /** Largest raft ID or request ID we draw: our wire codec keeps 64-bit values below 2^53. */
-const MAX_RANDOM_ID = 2 ** 48 - 1;
+export const MAX_RANDOM_ID = 2 ** 48 - 1;
 
 export const LOST_LEADERSHIP = "raft: failed to process the request: node lost leader status";
 export const NO_LEADER =
   "The swarm does not have a leader. It's possible that too few managers are online. Make sure more than half of the managers are online.";
+/** SwarmKit's membership.ErrMemberRemoved (NOT_FOUND on the wire). */
+export const MEMBER_REMOVED = "raft: member was removed from the cluster";
+/** SwarmKit's ErrCannotRemoveMember wording as the control API reports it. */
+export const CANNOT_REMOVE_MEMBER = "can't remove member from the raft: this would result in a loss of quorum";
+
+/** What the transport tells the node about its peers. */
+export interface TransportEvents {
+  reportUnreachable(id: number): void;
+  reportSnapshotStatus(id: number, ok: boolean): void;
+  /** A peer refused our messages because this member was removed. */
+  nodeRemoved(): void;
+}
 
 /** Sends raft messages to peers; the multi-manager transport implements it. */
 export interface RaftTransport {
   send(messages: readonly Message[]): void;
   /** The member list changed (conf change or snapshot). */
   setMembers?(members: readonly Member[], self: number): void;
+  /** Called once at start with the node's callbacks. */
+  attach?(events: TransportEvents): void;
+  /** Whether the peer is connected now (ManagerStatus reachability, CanRemoveMember). */
+  isActive?(id: number): boolean;
+  /** The peer connected for the longest time, 0 if none (leader transfer target). */
+  longestActive?(): number;
+}
+
+/** Start a brand-new member of an existing cluster (after RaftMembership.Join answered). */
+export interface JoinInfo {
+  raftId: number;
+  /** The members the leader reported; this node's peers until its log catches up. */
+  members: readonly Member[];
 }
 
 export interface RaftNodeOptions {
@@ -67,6 +95,8 @@ export interface RaftNodeOptions {
   forceNewCluster?: boolean;
   /** Longest a proposal waits to be applied before it fails. Default 30 s. */
   proposalTimeoutMs?: number;
+  /** A fresh WAL under this raft ID, no bootstrap: the leader's log or snapshot brings this node up to date. */
+  join?: JoinInfo;
 }
 
 interface Waiter {
@@ -98,6 +128,12 @@ export class RaftNode implements Proposer {
   private announcedLeader = false;
   private campaignOnce: boolean;
   private readonly proposalTimeoutMs: number;
+  private readonly removedListeners: (() => void)[] = [];
+  private removed = false;
+  /** Conf changes run one at a time; this is the tail of that chain. */
+  private confChain: Promise<unknown> = Promise.resolve();
+  /** The conf change proposed by this leader, settled when its index is applied. */
+  private confWaiter: { index: number; term: number; waiter: Waiter } | undefined;
 
   private constructor(
     private readonly opts: RaftNodeOptions,
@@ -116,7 +152,7 @@ export class RaftNode implements Proposer {
 
   /** Opens the WAL in opts.dir and restores the store; bootstraps a new cluster when it is empty. */
   static async open(opts: RaftNodeOptions): Promise<RaftNode> {
-    const candidateId = randomInt(1, MAX_RANDOM_ID);
+    const candidateId = opts.join?.raftId ?? randomInt(1, MAX_RANDOM_ID);
     const self: Member = { raftId: candidateId, nodeId: opts.nodeId, addr: opts.addr };
     const { storage, state } = await RaftStorage.open(opts.dir, {
       metadata: encodeMember(self),
@@ -124,7 +160,14 @@ export class RaftNode implements Proposer {
     });
     try {
       const raftId = state.fresh ? candidateId : decodeMember(state.metadata).raftId;
+      if (opts.join && !state.fresh && raftId !== opts.join.raftId) {
+        throw new SwarmError(
+          "FAILED_PRECONDITION",
+          `cannot join as raft member ${opts.join.raftId.toString(16)}: ${opts.dir} already holds the state of raft member ${raftId.toString(16)}`,
+        );
+      }
       const membership = new Membership();
+      if (opts.join && state.fresh) membership.restore({ members: opts.join.members.map((m) => ({ ...m, status: undefined })), removed: [] });
       let applied = 0;
       if (state.snapshot) {
         const snap = ApiSnapshot.decode(state.snapshot.data);
@@ -146,12 +189,13 @@ export class RaftNode implements Proposer {
         snapshotCatchUpEntries: opts.logEntriesForSlowFollowers ?? LOG_ENTRIES_FOR_SLOW_FOLLOWERS,
         applied,
       };
-      const initial = state.fresh
+      // A joiner starts empty, like etcd's RestartNode on a fresh log: the leader fills it in.
+      const initial = state.fresh && !opts.join
         ? { peers: [{ id: raftId, context: encodeMember({ ...self, raftId }) }] }
         : { hardState, snapshot: state.snapshot, entries };
-      const node = new RaftNode(opts, storage, raftId, () => new RaftCore(cfg, initial), applied, true);
+      const node = new RaftNode(opts, storage, raftId, () => new RaftCore(cfg, initial), applied, !opts.join);
       node.membership.restore(membership.toSnapshot());
-      log.info({ raftId: raftId.toString(16), fresh: state.fresh, applied, entries: entries.length }, "raft node opened");
+      log.info({ raftId: raftId.toString(16), fresh: state.fresh, join: !!opts.join, applied, entries: entries.length }, "raft node opened");
       return node;
     } catch (err) {
       await storage.close().catch(() => undefined);
@@ -159,9 +203,24 @@ export class RaftNode implements Proposer {
     }
   }
 
+  /** True if `dir` holds a WAL (this manager was a raft member before). */
+  static async hasState(dir: string): Promise<boolean> {
+    try {
+      return (await readdir(join(dir, "wal"))).some((n) => parseWalName(n) !== null);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+      throw err;
+    }
+  }
+
   /** Starts the clock. */
   start(): void {
     if (this.ticker) return;
+    this.opts.transport?.attach?.({
+      reportUnreachable: (id) => this.reportUnreachable(id),
+      reportSnapshotStatus: (id, ok) => this.reportSnapshotStatus(id, ok),
+      nodeRemoved: () => this.markRemoved("a peer refused our messages"),
+    });
     this.opts.transport?.setMembers?.(this.membership.list(), this.raftId);
     this.ticker = setInterval(() => {
       this.core.tick();
@@ -172,6 +231,16 @@ export class RaftNode implements Proposer {
 
   onLeadership(fn: LeadershipListener): void {
     this.leadershipListeners.push(fn);
+  }
+
+  /** This member was removed from the raft group (its own removal applied, or a peer said so). */
+  onRemoved(fn: () => void): void {
+    this.removedListeners.push(fn);
+    if (this.removed) queueMicrotask(fn);
+  }
+
+  get isRemoved(): boolean {
+    return this.removed;
   }
 
   /** A storage or apply failure: the node stopped and cannot continue. */
@@ -197,6 +266,47 @@ export class RaftNode implements Proposer {
     return this.membership.list();
   }
 
+  /** Raft IDs removed for good (never reused). */
+  removedIds(): number[] {
+    return this.membership.removedList();
+  }
+
+  memberByNodeId(nodeId: string): Member | undefined {
+    return this.membership.byNodeId(nodeId);
+  }
+
+  /** Connected to this member now (self always; others as the transport sees them). */
+  isReachable(raftId: number): boolean {
+    if (raftId === this.raftId) return true;
+    return this.opts.transport?.isActive?.(raftId) ?? false;
+  }
+
+  /** Members with SwarmKit's RaftMemberStatus (ManagerStatus: leader flag, reachability). */
+  memberStatus(): RaftMember[] {
+    const leader = this.leaderId();
+    return this.membership.list().map((m) => ({
+      raftId: m.raftId,
+      nodeId: m.nodeId,
+      addr: m.addr,
+      status: {
+        leader: m.raftId === leader,
+        reachability: this.isReachable(m.raftId) || m.raftId === leader ? RaftMemberStatus_Reachability.REACHABLE : RaftMemberStatus_Reachability.UNREACHABLE,
+        message: "",
+      },
+    }));
+  }
+
+  /**
+   * SwarmKit's CanRemoveMember: the members still reachable without `id`
+   * (this node included) must be a quorum of the group that remains.
+   */
+  canRemoveMember(id: number): boolean {
+    const members = this.membership.list();
+    let reachable = 0;
+    for (const m of members) if (m.raftId !== id && this.isReachable(m.raftId)) reachable++;
+    return reachable >= Math.floor((members.length - 1) / 2) + 1;
+  }
+
   status(): Status {
     return this.core.status();
   }
@@ -208,9 +318,7 @@ export class RaftNode implements Proposer {
   /** A message from a peer (the transport calls this). */
   step(m: Message): void {
     if (this.stopped) return;
-    if (this.membership.isRemoved(m.from)) {
-      throw new SwarmError("NOT_FOUND", `raft: member ${m.from.toString(16)} was removed from the cluster`);
-    }
+    if (this.membership.isRemoved(m.from)) throw new SwarmError("NOT_FOUND", MEMBER_REMOVED);
     this.core.step(m);
     this.schedule();
   }
@@ -242,6 +350,99 @@ export class RaftNode implements Proposer {
   transferLeadership(to: number): void {
     this.core.transferLeadership(to);
     this.schedule();
+  }
+
+  /**
+   * SwarmKit's TransferLeadership: hand leadership to the peer connected the
+   * longest and resolve once another member leads (reject after timeoutMs).
+   */
+  async transferLeadershipToLongestActive(timeoutMs = 25_000): Promise<number> {
+    if (this.core.status().role !== "leader") throw new SwarmError("FAILED_PRECONDITION", "raft: this manager is not the leader");
+    const voters = this.core.status().confState.voters;
+    let target = this.opts.transport?.longestActive?.() ?? 0;
+    if (!voters.includes(target)) target = voters.find((v) => v !== this.raftId && this.isReachable(v)) ?? 0;
+    if (!target) throw new SwarmError("FAILED_PRECONDITION", "raft: no reachable member to transfer leadership to");
+    log.info({ to: target.toString(16) }, "transferring raft leadership");
+    this.transferLeadership(target);
+    const deadline = Date.now() + timeoutMs;
+    const poll = Math.max(1, Math.floor(this.opts.tickIntervalMs / 10));
+    let retried = Date.now();
+    for (;;) {
+      const st = this.core.status();
+      if (st.leader !== 0 && st.leader !== this.raftId) return st.leader;
+      if (this.stopped || this.failed) throw new SwarmError("UNAVAILABLE", "raft: node is stopping");
+      if (Date.now() > deadline) throw new SwarmError("DEADLINE_EXCEEDED", `raft: leadership was not transferred within ${timeoutMs} ms`);
+      // The core abandons a transfer after an election timeout: ask again.
+      if (st.role === "leader" && st.leadTransferee === 0 && Date.now() - retried > this.opts.tickIntervalMs * this.opts.electionTick) {
+        retried = Date.now();
+        this.transferLeadership(target);
+      }
+      await new Promise((r) => setTimeout(r, poll));
+    }
+  }
+
+  /**
+   * Proposes a membership change on the leader and resolves once it is
+   * applied here. Changes run one at a time (raft allows one pending).
+   */
+  proposeConfChange(cc: ConfChange): Promise<void> {
+    const run = this.confChain.then(() => this.proposeConfChangeNow(cc));
+    this.confChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private proposeConfChangeNow(cc: ConfChange): Promise<void> {
+    if (this.failed) return Promise.reject(this.failed);
+    if (this.stopped) return Promise.reject(new SwarmError("UNAVAILABLE", "raft: node is stopping"));
+    if (!this.announcedLeader) {
+      return Promise.reject(new SwarmError("UNAVAILABLE", this.core.status().leader ? "raft: this manager is not the leader" : NO_LEADER));
+    }
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.confWaiter?.waiter === waiter) {
+          this.confWaiter = undefined;
+          reject(new SwarmError("DEADLINE_EXCEEDED", `raft: configuration change not applied within ${this.proposalTimeoutMs} ms`));
+        }
+      }, this.proposalTimeoutMs);
+      const waiter: Waiter = { resolve, reject, timer };
+      if (!this.core.proposeConfChange(cc)) {
+        clearTimeout(timer);
+        reject(new SwarmError("UNAVAILABLE", NO_LEADER));
+        return;
+      }
+      const st = this.core.status();
+      this.confWaiter = { index: st.lastIndex, term: st.term, waiter };
+      this.schedule();
+    });
+  }
+
+  private settleConf(err?: Error): void {
+    const w = this.confWaiter;
+    if (!w) return;
+    this.confWaiter = undefined;
+    clearTimeout(w.waiter.timer);
+    if (err) w.waiter.reject(err);
+    else w.waiter.resolve();
+  }
+
+  /** The transport could not deliver to `id` (raft stops streaming to it optimistically). */
+  reportUnreachable(id: number): void {
+    if (this.stopped || this.failed) return;
+    this.core.reportUnreachable(id);
+    this.schedule();
+  }
+
+  reportSnapshotStatus(id: number, ok: boolean): void {
+    if (this.stopped || this.failed) return;
+    this.core.reportSnapshotStatus(id, ok);
+    this.schedule();
+  }
+
+  private markRemoved(why: string): void {
+    if (this.removed) return;
+    this.removed = true;
+    log.warn({ raftId: this.raftId.toString(16), why }, "this member was removed from the raft cluster");
+    for (const fn of this.removedListeners) fn();
   }
 
   async stop(): Promise<void> {
@@ -302,12 +503,20 @@ export class RaftNode implements Proposer {
 
   private applyEntries(entries: readonly Entry[]): void {
     let membersChanged = false;
+    let removedSelf = false;
     for (const e of entries) {
       if (e.index <= this.applied) continue;
       this.applied = e.index;
+      const cw = this.confWaiter;
+      if (cw && e.index === cw.index) {
+        if (e.term === cw.term && e.type === EntryType.ConfChange) this.settleConf();
+        else this.settleConf(new SwarmError("ABORTED", "raft: configuration change was dropped (another one was pending or leadership changed)"));
+      }
       if (e.type === EntryType.ConfChange) {
-        this.membership.apply(decodeConfChange(e.data));
+        const cc = decodeConfChange(e.data);
+        this.membership.apply(cc);
         membersChanged = true;
+        if (cc.type === ConfChangeType.RemoveNode && cc.nodeId === this.raftId) removedSelf = true;
         continue;
       }
       if (e.data.length === 0) continue; // a new leader's empty entry
@@ -315,6 +524,7 @@ export class RaftNode implements Proposer {
       this.settle(res.requestId, res.ok ? undefined : res.error);
     }
     if (membersChanged) this.opts.transport?.setMembers?.(this.membership.list(), this.raftId);
+    if (removedSelf) this.markRemoved("its removal was applied");
   }
 
   private installSnapshot(snap: Snapshot): void {
@@ -325,6 +535,7 @@ export class RaftNode implements Proposer {
     this.snapshotIndex = snap.metadata.index;
     this.opts.transport?.setMembers?.(this.membership.list(), this.raftId);
     log.info({ index: snap.metadata.index }, "installed snapshot from the leader");
+    if (this.membership.isRemoved(this.raftId)) this.markRemoved("the leader's snapshot lists it as removed");
   }
 
   private roleChanged(role: StateRole): void {
@@ -336,6 +547,7 @@ export class RaftNode implements Proposer {
     if (this.announcedLeader) {
       this.announcedLeader = false;
       this.rejectWaiters(new SwarmError("UNAVAILABLE", LOST_LEADERSHIP));
+      this.settleConf(new SwarmError("UNAVAILABLE", LOST_LEADERSHIP));
       log.info("lost raft leadership");
       for (const fn of this.leadershipListeners) fn(false);
     }
@@ -389,6 +601,7 @@ export class RaftNode implements Proposer {
 
   private rejectWaiters(err: Error): void {
     for (const id of [...this.waiters.keys()]) this.settle(id, err);
+    this.settleConf(err);
   }
 
   private fail(err: unknown): void {
