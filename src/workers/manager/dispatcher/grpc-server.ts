@@ -21,6 +21,15 @@ function unauthenticated(): SwarmError {
   return new SwarmError("UNAUTHENTICATED", "a client certificate is required for this method");
 }
 
+/** The caller, or the error to answer with (identityOf may throw, e.g. a refused forwarder). */
+function identify(identityOf: IdentityOf, call: ServerSurfaceCall): Caller | Error {
+  try {
+    return identityOf(call) ?? unauthenticated();
+  } catch (err) {
+    return err instanceof Error ? err : new SwarmError("UNAUTHENTICATED", String(err));
+  }
+}
+
 /** A sink writing to a server stream; closed when the client cancels or the call ends. */
 function callSink<T>(call: ServerWritableStream<unknown, T>): StreamSink<T> {
   const closed = new Promise<void>((resolve) => {
@@ -45,9 +54,9 @@ function stream<Req, Res>(
   run: (caller: Caller, req: Req, sink: StreamSink<Res>) => Promise<void>,
 ): (call: ServerWritableStream<Req, Res>) => void {
   return (call) => {
-    const caller = identityOf(call);
-    if (!caller) {
-      call.emit("error", toServiceError(unauthenticated(), method));
+    const caller = identify(identityOf, call);
+    if (caller instanceof Error) {
+      call.emit("error", toServiceError(caller, method));
       return;
     }
     run(caller, call.request, callSink(call)).then(
@@ -67,9 +76,9 @@ function unary<Req, Res>(
   run: (caller: Caller, req: Req) => Promise<Res>,
 ): (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void {
   return (call, cb) => {
-    const caller = identityOf(call);
-    if (!caller) {
-      cb(toServiceError(unauthenticated(), method) as Parameters<sendUnaryData<Res>>[0]);
+    const caller = identify(identityOf, call);
+    if (caller instanceof Error) {
+      cb(toServiceError(caller, method) as Parameters<sendUnaryData<Res>>[0]);
       return;
     }
     run(caller, call.request).then(
