@@ -5,7 +5,7 @@
 import { TaskState } from "../../../shared/api/index.js";
 import { getLogger } from "../../../shared/logging.js";
 import type { ChangeEvent, MemoryStore, Proposer, ReadTx } from "../store/index.js";
-import { tryUpdate, writeInBatches } from "./batch-writer.js";
+import { writeChunked } from "./batch-writer.js";
 import { stateOf, withStatus } from "./task.js";
 import { WatchLoop } from "./watch-loop.js";
 
@@ -59,14 +59,10 @@ export class TaskAllocator {
     const ids = [...this.fresh];
     this.fresh.clear();
     const now = this.now();
-    await writeInBatches(this.store, this.proposer, log, "moving new tasks to pending", async (b) => {
-      for (const id of ids) {
-        await tryUpdate(b, log, (tx) => {
-          const t = tx.get("task", id);
-          if (t === undefined || stateOf(t) !== TaskState.NEW) return;
-          tx.update("task", withStatus(t, TaskState.PENDING, PENDING_MESSAGE, now));
-        });
-      }
+    await writeChunked(this.store, this.proposer, log, "moving new tasks to pending", ids, (tx, id) => {
+      const t = tx.get("task", id);
+      if (t === undefined || stateOf(t) !== TaskState.NEW) return;
+      tx.update("task", withStatus(t, TaskState.PENDING, PENDING_MESSAGE, now));
     });
   }
 }

@@ -8,7 +8,7 @@
 import { TaskState, type Cluster, type Task } from "../../../shared/api/index.js";
 import { getLogger } from "../../../shared/logging.js";
 import type { ChangeEvent, MemoryStore, Proposer, ReadTx } from "../store/index.js";
-import { tryUpdate, writeInBatches } from "./batch-writer.js";
+import { writeChunked } from "./batch-writer.js";
 import { DEFAULT_CLUSTER_NAME, restartPolicyOf, retentionLimit, stateOf } from "./task.js";
 import { WatchLoop } from "./watch-loop.js";
 
@@ -106,12 +106,8 @@ export class TaskReaper {
       });
     }
     if (doomed.size === 0) return;
-    await writeInBatches(this.store, this.proposer, log, "deleting old tasks", async (b) => {
-      for (const id of doomed) {
-        await tryUpdate(b, log, (tx) => {
-          if (tx.get("task", id) !== undefined) tx.delete("task", id);
-        });
-      }
+    await writeChunked(this.store, this.proposer, log, "deleting old tasks", [...doomed], (tx, id) => {
+      if (tx.get("task", id) !== undefined) tx.delete("task", id);
     });
     log.debug({ deleted: doomed.size }, "task history trimmed");
   }

@@ -11,7 +11,7 @@
 import { TaskState, type Node, type Task } from "../../../shared/api/index.js";
 import { getLogger } from "../../../shared/logging.js";
 import type { ChangeEvent, MemoryStore, Proposer, ReadTx } from "../store/index.js";
-import { tryUpdate, writeInBatches } from "../orchestrator/batch-writer.js";
+import { writeChunked } from "../orchestrator/batch-writer.js";
 import { WatchLoop } from "../orchestrator/watch-loop.js";
 import { FailureTally, TaskFilter } from "./filters.js";
 import { NodeHeap } from "./node-heap.js";
@@ -190,24 +190,17 @@ export class Scheduler {
 
     const stale = failures.size > 0 ? [...failures.values()].filter((f) => f.task.status?.err !== f.err) : [];
     if (decisions.length > 0 || stale.length > 0) {
-      let wrote = false;
-      await writeInBatches(this.store, this.proposer, log, "writing scheduling decisions", async (b) => {
-        for (const d of decisions) {
-          await tryUpdate(b, log, (tx) => {
-            const cur = tx.get("task", d.task.id);
-            if (cur === undefined || cur.meta?.version?.index !== d.task.meta?.version?.index) return;
-            tx.update("task", d.next);
-          });
-        }
-        for (const f of stale) {
-          await tryUpdate(b, log, (tx) => {
-            const cur = tx.get("task", f.task.id);
-            if (cur === undefined || cur.meta?.version?.index !== f.task.meta?.version?.index) return;
-            tx.update("task", { ...cur, status: { ...cur.status!, err: f.err, timestamp: now } });
-          });
-        }
-        wrote = true;
+      const okDecisions = await writeChunked(this.store, this.proposer, log, "writing scheduling decisions", decisions, (tx, d) => {
+        const cur = tx.get("task", d.task.id);
+        if (cur === undefined || cur.meta?.version?.index !== d.task.meta?.version?.index) return;
+        tx.update("task", d.next);
       });
+      const okErrors = await writeChunked(this.store, this.proposer, log, "explaining unschedulable tasks", stale, (tx, f) => {
+        const cur = tx.get("task", f.task.id);
+        if (cur === undefined || cur.meta?.version?.index !== f.task.meta?.version?.index) return;
+        tx.update("task", { ...cur, status: { ...cur.status!, err: f.err, timestamp: now } });
+      });
+      const wrote = okDecisions && okErrors;
       // A batch that never went through leaves the cache ahead of the store.
       if (!wrote) this.needsRelist = true;
     }
