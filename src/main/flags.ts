@@ -42,6 +42,9 @@ export const SUPPORTED: ReadonlySet<string> = new Set([
   "hostname",
   "engine-addr",
   "force-new-cluster",
+  "join-addr",
+  "join-token",
+  "advertise-remote-api",
 ]);
 
 /** Every flag swarmd knows, in --help order. */

@@ -5,13 +5,13 @@ import { isIP } from "node:net";
 import { formatHostPort, type NodeConfig } from "../shared/config.js";
 import type { IdentityData } from "../shared/contracts/index.js";
 import { SwarmError, errorMessage } from "../shared/errors.js";
-import { identityData, loadIdentity, loadOrCreateIdentity } from "./identity/index.js";
+import { identityData, loadIdentity, loadOrCreateIdentity, requestJoin, saveJoinedIdentity, type JoinResult } from "./identity/index.js";
 import { MANAGER_ROLE } from "../shared/pki/index.js";
 import { getLogger, initLogging } from "../shared/logging.js";
 import { parseFlags } from "./flags.js";
 import { acquireStateLock, type StateLock } from "./lock.js";
 import { SwarmNode } from "./node.js";
-import { prepareStateDir } from "./state-dir.js";
+import { prepareStateDir, writeStateFile, type StateDirLayout } from "./state-dir.js";
 import { productVersion } from "./version.js";
 
 const log = getLogger("swarmd");
@@ -49,6 +49,9 @@ export async function runSwarmd(argv: readonly string[], out: Output = processOu
 
   let lock: StateLock | undefined;
   try {
+    // A first join talks to the cluster before anything is written: a refused
+    // join leaves the state dir untouched.
+    const joined = await joinIfNeeded(config);
     const layout = await prepareStateDir(config.stateDir);
     lock = await acquireStateLock(layout.lockFile, config.stateDir);
     log.info(
@@ -61,7 +64,7 @@ export async function runSwarmd(argv: readonly string[], out: Output = processOu
       },
       "starting swarmd",
     );
-    const identity = await establishIdentity(config);
+    const identity = await establishIdentity(config, joined, layout);
     const node = await SwarmNode.start({ config, initialRole: identity.role, identity });
     log.info({ role: node.role }, "node is ready");
 
@@ -100,16 +103,35 @@ export async function runSwarmd(argv: readonly string[], out: Output = processOu
 }
 
 /**
- * The node's identity: the one in the state dir if there is one (its
- * certificate says the role), else a new cluster's when there is no join
- * address (this node is its first manager).
+ * The network half of a first join (--join-addr with no identity on disk
+ * yet): certificate issued and verified, kept in memory.
  */
-async function establishIdentity(config: NodeConfig): Promise<IdentityData> {
+async function joinIfNeeded(config: NodeConfig): Promise<JoinResult | undefined> {
+  if (config.joinAddr === undefined) return undefined;
+  if (await loadIdentity(config.stateDir, { allowExpired: config.forceNewCluster })) return undefined;
+  if (config.joinToken === undefined) {
+    throw new SwarmError("INVALID_ARGUMENT", "--join-addr needs --join-token for this node's first join (it has no certificate yet)");
+  }
+  return requestJoin({ joinAddr: formatHostPort(config.joinAddr), token: config.joinToken });
+}
+
+/**
+ * The node's identity: the one in the state dir if there is one (its
+ * certificate says the role), else the one a join just obtained (saved now,
+ * with the join address as the first known manager in state.json), else a
+ * new cluster's (this node is its first manager).
+ */
+async function establishIdentity(config: NodeConfig, joined: JoinResult | undefined, layout: StateDirLayout): Promise<IdentityData> {
   const allowExpired = config.forceNewCluster;
   const existing = await loadIdentity(config.stateDir, { allowExpired });
-  const id = existing ?? (config.joinAddr === undefined ? await loadOrCreateIdentity(config.stateDir, { role: MANAGER_ROLE, allowExpired }) : undefined);
-  if (!id) throw new SwarmError("UNIMPLEMENTED", "joining an existing cluster (--join-addr) is not supported yet");
-  return identityData(id);
+  if (existing) return identityData(existing);
+  if (joined) {
+    const id = await saveJoinedIdentity(config.stateDir, joined);
+    await writeStateFile(layout.stateFile, [{ node_id: "", addr: joined.joinAddr }]);
+    return identityData(id);
+  }
+  if (config.joinAddr !== undefined) throw new SwarmError("FAILED_PRECONDITION", "no certificate after joining; cannot start");
+  return identityData(await loadOrCreateIdentity(config.stateDir, { role: MANAGER_ROLE, allowExpired }));
 }
 
 /** SwarmKit prints this on stdout when the remote API address cannot be reached from other hosts. */

@@ -11,7 +11,10 @@ import { getLogger } from "../../shared/logging.js";
 import { bootstrapClusterObjects } from "./bootstrap.js";
 import { startControlServer, type RunningControlServer } from "./controlapi/index.js";
 import type { RaftMemberInfo } from "./controlapi/backend.js";
+import { CaServer, GrpcLeaderLink, SignerPool, SigningLoop } from "./ca/index.js";
+import { createOrchestration } from "./orchestrator/index.js";
 import { RaftNode } from "./raft/raft-node.js";
+import type { RemoteApiServer } from "./remoteapi/index.js";
 import { MemoryStore } from "./store/index.js";
 
 const log = getLogger("manager");
@@ -28,6 +31,8 @@ export interface ManagerOptions {
   identity: IdentityData;
   /** Address other managers and agents reach this manager's remote API at. */
   advertiseAddr: string;
+  /** The remote API listener to register this manager's services on (CA, NodeCA, …). */
+  remote?: RemoteApiServer;
 }
 
 export class Manager {
@@ -39,6 +44,7 @@ export class Manager {
   /** Leadership changes are handled one at a time, in order. */
   private transitions: Promise<void> = Promise.resolve();
   private stopped = false;
+  private leaderLink: GrpcLeaderLink | undefined;
 
   private constructor(private readonly opts: ManagerOptions) {}
 
@@ -103,6 +109,10 @@ export class Manager {
       this.transitions = this.transitions.then(() => (leader ? this.becomeLeader() : this.becomeFollower()));
     });
 
+    if (this.opts.remote) this.startCa(this.opts.remote);
+    // Allocator, replicated orchestrator, restart supervisor, task reaper, scheduler: leader only.
+    for (const c of createOrchestration(this.store, this.raft)) this.addLeaderComponent(c);
+
     this.control = await startControlServer({
       socketPath: config.listenControlApi,
       tls: identity.tls,
@@ -116,6 +126,40 @@ export class Manager {
     });
     this.raft.start();
     log.info({ nodeId: identity.nodeId, raftId: this.raft.raftId.toString(16), advertise: advertiseAddr }, "manager started");
+  }
+
+  /** The remote API address of the leader when it is another manager (for forwarding). */
+  leaderRemoteAddr(): string | undefined {
+    const leader = this.raft.leaderId();
+    if (leader === 0 || leader === this.raft.raftId) return undefined;
+    return this.raft.members().find((m) => m.raftId === leader)?.addr;
+  }
+
+  /** CA and NodeCA on the remote API; the signer threads and loop run only on the leader. */
+  private startCa(remote: RemoteApiServer): void {
+    const { identity } = this.opts;
+    this.leaderLink = new GrpcLeaderLink(() => this.leaderRemoteAddr(), () => identity.tls);
+    new CaServer({
+      store: this.store,
+      proposer: this.raft,
+      clusterId: identity.clusterId,
+      rootCaPem: identity.tls.caPem,
+      isLeader: () => this.raft.isLeader(),
+      leader: this.leaderLink,
+    }).register(remote);
+    const signer = new SignerPool();
+    const loop = new SigningLoop({ store: this.store, proposer: this.raft, clusterId: identity.clusterId, signer });
+    this.addLeaderComponent({
+      name: "ca-signer",
+      start: async () => {
+        await signer.start();
+        loop.start();
+      },
+      stop: async () => {
+        await loop.stop();
+        await signer.stop();
+      },
+    });
   }
 
   private async becomeLeader(): Promise<void> {
@@ -163,6 +207,7 @@ export class Manager {
     await this.transitions;
     await this.becomeFollower();
     await this.raft?.stop();
+    this.leaderLink?.close();
     log.info("manager stopped");
   }
 }

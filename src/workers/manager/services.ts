@@ -3,15 +3,15 @@
 // returned stop() when it stops being one (or swarmd stops): it binds the
 // remote API listener, then starts the Manager (raft + store + control API +
 // leader components); stop() undoes it in reverse.
-import { Server, ServerCredentials, setLogger } from "@grpc/grpc-js";
+import { setLogger } from "@grpc/grpc-js";
 import { mkdir } from "node:fs/promises";
-import { networkInterfaces } from "node:os";
 import { join } from "node:path";
-import { formatHostPort, type HostPort, type NodeConfig } from "../../shared/config.js";
+import { formatHostPort, type NodeConfig } from "../../shared/config.js";
 import type { IdentityData, ManagerServicesStatus } from "../../shared/contracts/index.js";
-import { SwarmError } from "../../shared/errors.js";
 import { getLogger } from "../../shared/logging.js";
 import { Manager } from "./manager.js";
+import { RemoteApiServer, advertiseAddress, storeClusterView, type ClusterAuthView } from "./remoteapi/index.js";
+import type { MemoryStore } from "./store/index.js";
 
 const log = getLogger("manager-services");
 
@@ -20,9 +20,6 @@ const log = getLogger("manager-services");
 const grpcLog = getLogger("grpc");
 const toDebug = (...parts: unknown[]) => grpcLog.debug(parts.map(String).join(" "));
 setLogger({ error: toDebug, info: toDebug, debug: toDebug } as Partial<Console> as Console);
-
-/** How long a graceful gRPC shutdown may take before open calls are cut. */
-const SHUTDOWN_GRACE_MS = 2000;
 
 export interface ManagerContext {
   readonly config: NodeConfig;
@@ -51,18 +48,29 @@ export async function startManagerServices(ctx: ManagerContext): Promise<Manager
   try {
     await mkdir(join(config.stateDir, "raft"), { recursive: true, mode: 0o700 });
 
-    const remote = await listenRemoteApi(config.listenRemoteApi);
-    stops.push(remote.stop);
+    // The remote API listens first (a port in use fails start-up early); the
+    // manager registers its services on it. Authorization reads the removed
+    // nodes from the manager's store once it exists.
+    let manager: Manager | undefined;
+    const remoteServer = new RemoteApiServer({
+      listen: config.listenRemoteApi,
+      tls: identity.tls,
+      cluster: lateClusterView(identity.clusterId, () => manager?.store),
+    });
+    const bound = await remoteServer.start();
+    stops.push(() => remoteServer.stop());
+    const remote = { bound };
     const advertiseAddr = formatHostPort(advertiseAddress(remote.bound, config.advertiseRemoteApi));
 
-    const manager = await Manager.start({ config, identity, advertiseAddr });
-    stops.push(() => manager.stop());
+    manager = await Manager.start({ config, identity, advertiseAddr, remote: remoteServer });
+    const started = manager;
+    stops.push(() => started.stop());
 
     const status: ManagerServicesStatus = { controlSocket: config.listenControlApi, remoteApi: remote.bound };
     log.info({ controlSocket: status.controlSocket, remoteApi: formatHostPort(remote.bound), advertise: advertiseAddr }, "manager services started");
     return {
       status,
-      manager,
+      manager: started,
       stop: async () => {
         await stopAll();
         log.info("manager services stopped");
@@ -74,59 +82,15 @@ export async function startManagerServices(ctx: ManagerContext): Promise<Manager
   }
 }
 
-/**
- * The address to advertise: the flag if given, else the listen address if it
- * names a host, else this host's first external IPv4 (never 0.0.0.0 as
- * SwarmKit's first manager advertises), else loopback.
- */
-export function advertiseAddress(bound: HostPort, advertise?: HostPort): HostPort {
-  if (advertise) return { host: advertise.host, port: advertise.port || bound.port };
-  if (bound.host !== "0.0.0.0" && bound.host !== "::" && bound.host !== "") return bound;
-  for (const addrs of Object.values(networkInterfaces())) {
-    for (const a of addrs ?? []) {
-      if (a.family === "IPv4" && !a.internal) return { host: a.address, port: bound.port };
-    }
-  }
-  return { host: "127.0.0.1", port: bound.port };
+/** Authorization's cluster view before and after the manager's store exists. */
+function lateClusterView(clusterId: string, store: () => MemoryStore | undefined): ClusterAuthView {
+  return {
+    id: clusterId,
+    isRemoved: (nodeId) => {
+      const s = store();
+      return s !== undefined && storeClusterView(s, clusterId).isRemoved(nodeId);
+    },
+  };
 }
 
-interface Listener {
-  stop(): Promise<void>;
-}
-
-/** The remote API (TCP). Plaintext until the TLS issue lands; no services yet. */
-async function listenRemoteApi(addr: HostPort): Promise<Listener & { bound: HostPort }> {
-  const server = new Server();
-  const port = await bind(server, formatHostPort(addr), `remote API address ${formatHostPort(addr)}`);
-  return { bound: { host: addr.host, port }, stop: () => shutdown(server) };
-}
-
-function bind(server: Server, target: string, what: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.bindAsync(target, ServerCredentials.createInsecure(), (err, port) => {
-      if (err) reject(new SwarmError("UNAVAILABLE", `cannot listen on ${what}: ${bindReason(err)}`));
-      else resolve(port);
-    });
-  });
-}
-
-/** grpc-js wraps the OS error in "No address added out of total 1 resolved: ..."; keep the OS part. */
-function bindReason(err: Error): string {
-  if (/EADDRINUSE/.test(err.message)) return "address already in use";
-  if (/EACCES/.test(err.message)) return "permission denied";
-  if (/EADDRNOTAVAIL/.test(err.message)) return "address not available on this host";
-  return err.message.replace(/^No address added out of total \d+ resolved:?\s*/, "");
-}
-
-async function shutdown(server: Server): Promise<void> {
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(() => {
-      server.forceShutdown();
-      resolve();
-    }, SHUTDOWN_GRACE_MS);
-    server.tryShutdown(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-}
+export { advertiseAddress };
