@@ -7,3 +7,4 @@ export { dispatcherGrpcServer, type IdentityOf } from "./grpc-server.js";
 export { localDispatcherApi } from "./local-api.js";
 export { forwardingEndpoint, grpcCodeName, NO_LEADER_MESSAGE, type ForwarderOptions } from "./forwarder.js";
 export * from "./constants.js";
+export { createManagerDispatcher, type ManagerDispatcher, type ManagerDispatcherOptions } from "./wiring.js";
