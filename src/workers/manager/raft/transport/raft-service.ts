@@ -39,70 +39,103 @@ function deliver(node: RaftNode | undefined, wire: raftpb.Message | undefined): 
   node.step(fromWireMessage(wire));
 }
 
-export function raftServiceHandlers(opts: RaftServiceOptions): RaftServer {
-  return {
-    processRaftMessage(call, callback: sendUnaryData<ProcessRaftMessageResponse>) {
-      try {
-        deliver(opts.node(), call.request.message);
-        callback(null, {});
-      } catch (err) {
-        callback(toServiceError(err, "ProcessRaftMessage") as ServiceError);
-      }
-    },
+/** Handlers plus control over the long-lived streams peers keep open to us. */
+export class RaftMessageService {
+  private readonly open = new Set<(err: unknown) => void>();
+  private closed = false;
 
-    streamRaftMessage(call, callback: sendUnaryData<StreamRaftMessageResponse>) {
-      const snap = new SnapshotAssembler();
-      let done = false;
-      const fail = (err: unknown): void => {
-        if (done) return;
-        done = true;
-        callback(toServiceError(err, "StreamRaftMessage") as ServiceError);
-      };
-      const flushSnapshot = (): void => {
-        const m = snap.take();
-        if (m) deliver(opts.node(), m);
-      };
-      call.on("data", (req: StreamRaftMessageRequest) => {
-        if (done) return;
+  constructor(private readonly opts: RaftServiceOptions) {}
+
+  /**
+   * Ends every incoming stream and refuses new ones (this manager stops):
+   * otherwise a graceful server shutdown waits on peers' streams forever.
+   */
+  close(): void {
+    this.closed = true;
+    for (const end of [...this.open]) end(new SwarmError("UNAVAILABLE", "raft: this manager is stopping"));
+    this.open.clear();
+  }
+
+  handlers(): RaftServer {
+    const opts = this.opts;
+    const stopping = (): SwarmError | undefined => (this.closed ? new SwarmError("UNAVAILABLE", "raft: this manager is stopping") : undefined);
+    return {
+      processRaftMessage(call, callback: sendUnaryData<ProcessRaftMessageResponse>) {
         try {
-          const m = req.message;
-          if (m?.type === raftpb.MessageType.MsgSnap) {
-            if (snap.pending && !snap.continues(m)) flushSnapshot();
-            snap.add(m);
+          const err = stopping();
+          if (err) throw err;
+          deliver(opts.node(), call.request.message);
+          callback(null, {});
+        } catch (err) {
+          callback(toServiceError(err, "ProcessRaftMessage") as ServiceError);
+        }
+      },
+
+      streamRaftMessage: (call, callback: sendUnaryData<StreamRaftMessageResponse>) => {
+        const snap = new SnapshotAssembler();
+        let done = false;
+        const fail = (err: unknown): void => {
+          if (done) return;
+          done = true;
+          this.open.delete(fail);
+          callback(toServiceError(err, "StreamRaftMessage") as ServiceError);
+        };
+        const refused = stopping();
+        if (refused) return fail(refused);
+        this.open.add(fail);
+        const flushSnapshot = (): void => {
+          const m = snap.take();
+          if (m) deliver(opts.node(), m);
+        };
+        call.on("data", (req: StreamRaftMessageRequest) => {
+          if (done) return;
+          try {
+            const m = req.message;
+            if (m?.type === raftpb.MessageType.MsgSnap) {
+              if (snap.pending && !snap.continues(m)) flushSnapshot();
+              snap.add(m);
+              return;
+            }
+            flushSnapshot();
+            deliver(opts.node(), m);
+          } catch (err) {
+            fail(err);
+          }
+        });
+        call.on("end", () => {
+          if (done) return;
+          try {
+            flushSnapshot();
+          } catch (err) {
+            fail(err);
             return;
           }
-          flushSnapshot();
-          deliver(opts.node(), m);
-        } catch (err) {
-          fail(err);
-        }
-      });
-      call.on("end", () => {
-        if (done) return;
-        try {
-          flushSnapshot();
-        } catch (err) {
-          fail(err);
+          done = true;
+          this.open.delete(fail);
+          callback(null, {});
+        });
+        call.on("error", (err) => {
+          // The client went away (or cancelled): a partial snapshot is dropped.
+          done = true;
+          this.open.delete(fail);
+          log.debug({ err: err.message }, "raft stream from peer ended with an error");
+        });
+      },
+
+      resolveAddress(call, callback: sendUnaryData<ResolveAddressResponse>) {
+        const node = opts.node();
+        const member = node?.members().find((m) => m.raftId === call.request.raftId);
+        if (!member) {
+          callback({ code: Status.NOT_FOUND, details: `member ${call.request.raftId.toString(16)} not found` } as ServiceError);
           return;
         }
-        done = true;
-        callback(null, {});
-      });
-      call.on("error", (err) => {
-        // The client went away (or cancelled): a partial snapshot is dropped.
-        done = true;
-        log.debug({ err: err.message }, "raft stream from peer ended with an error");
-      });
-    },
+        callback(null, { addr: member.addr });
+      },
+    };
+  }
+}
 
-    resolveAddress(call, callback: sendUnaryData<ResolveAddressResponse>) {
-      const node = opts.node();
-      const member = node?.members().find((m) => m.raftId === call.request.raftId);
-      if (!member) {
-        callback({ code: Status.NOT_FOUND, details: `member ${call.request.raftId.toString(16)} not found` } as ServiceError);
-        return;
-      }
-      callback(null, { addr: member.addr });
-    },
-  };
+/** The Raft service's handlers (without stream control; see RaftMessageService). */
+export function raftServiceHandlers(opts: RaftServiceOptions): RaftServer {
+  return new RaftMessageService(opts).handlers();
 }
