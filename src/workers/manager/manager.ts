@@ -4,7 +4,7 @@
 // started when this manager becomes leader and stopped when it stops being it.
 import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
-import type { NodeConfig } from "../../shared/config.js";
+import { formatHostPort, type NodeConfig } from "../../shared/config.js";
 import type { IdentityData } from "../../shared/contracts/index.js";
 import { errorMessage } from "../../shared/errors.js";
 import { getLogger } from "../../shared/logging.js";
@@ -13,8 +13,9 @@ import { startControlServer, type RunningControlServer } from "./controlapi/inde
 import type { RaftMemberInfo } from "./controlapi/backend.js";
 import { CaServer, GrpcLeaderLink, SignerPool, SigningLoop } from "./ca/index.js";
 import { createOrchestration } from "./orchestrator/index.js";
-import { RaftNode } from "./raft/raft-node.js";
-import type { RemoteApiServer } from "./remoteapi/index.js";
+import { RaftNode, type JoinInfo } from "./raft/raft-node.js";
+import { RaftNetwork } from "./raft/transport/index.js";
+import { requestCaller, type RemoteApiServer } from "./remoteapi/index.js";
 import { MemoryStore } from "./store/index.js";
 
 const log = getLogger("manager");
@@ -45,6 +46,7 @@ export class Manager {
   private transitions: Promise<void> = Promise.resolve();
   private stopped = false;
   private leaderLink: GrpcLeaderLink | undefined;
+  private raftNet: RaftNetwork | undefined;
 
   private constructor(private readonly opts: ManagerOptions) {}
 
@@ -82,15 +84,25 @@ export class Manager {
       raftId: m.raftId,
       nodeId: m.nodeId,
       addr: m.addr,
-      reachable: m.raftId === this.raft.raftId || m.raftId === leader,
+      reachable: this.raft.isReachable(m.raftId) || m.raftId === leader,
       leader: m.raftId === leader,
     }));
   }
 
   private async startInternal(): Promise<void> {
     const { config, identity, advertiseAddr } = this.opts;
+    const raftDir = join(config.stateDir, "raft");
+    // Raft between managers runs over the remote API; a manager new to raft
+    // that was given a join address asks the cluster to add it first.
+    let joinInfo: JoinInfo | undefined;
+    if (this.opts.remote) {
+      this.raftNet = new RaftNetwork({ tls: identity.tls, remote: this.opts.remote, callerOf: requestCaller });
+      if (config.joinAddr && !config.forceNewCluster && !(await RaftNode.hasState(raftDir))) {
+        joinInfo = await this.raftNet.join(formatHostPort(config.joinAddr), advertiseAddr);
+      }
+    }
     this.raft = await RaftNode.open({
-      dir: join(config.stateDir, "raft"),
+      dir: raftDir,
       nodeId: identity.nodeId,
       addr: advertiseAddr,
       tickIntervalMs: config.tickIntervalMs,
@@ -98,7 +110,11 @@ export class Manager {
       heartbeatTick: config.heartbeatTick,
       store: this.store,
       forceNewCluster: config.forceNewCluster,
+      ...(this.raftNet ? { transport: this.raftNet.transport } : {}),
+      ...(joinInfo ? { join: joinInfo } : {}),
     });
+    this.raftNet?.setNode(this.raft);
+    this.raft.onRemoved(() => log.warn({ raftId: this.raft.raftId.toString(16) }, "this manager was removed from the raft cluster"));
     this.raft.onFatal((err) => {
       // Raft cannot go on after a storage failure: crash the worker, main reports it.
       setImmediate(() => {
@@ -206,6 +222,7 @@ export class Manager {
     await this.control?.stop();
     await this.transitions;
     await this.becomeFollower();
+    await this.raftNet?.close();
     await this.raft?.stop();
     this.leaderLink?.close();
     log.info("manager stopped");
