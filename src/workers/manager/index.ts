@@ -7,6 +7,7 @@ import { freezeConfig } from "../../shared/config.js";
 import {
   TEST_CRASH_ENV,
   type LifecycleState,
+  type LocalDispatcherApi,
   type LocalManagerApi,
   type ManagerApi,
   type ManagerBootData,
@@ -119,13 +120,25 @@ const managerApi: ManagerApi = {
   },
 };
 
-const localManagerApi: LocalManagerApi = {
+/** The running manager's dispatcher for the local agent, or UNAVAILABLE while this node is a worker. */
+function localDispatcher(): LocalDispatcherApi {
+  const d = services?.manager.localDispatcher;
+  if (!d) throw new SwarmError("UNAVAILABLE", "this node is not running as a manager");
+  return d;
+}
+
+const localManagerApi: LocalManagerApi & LocalDispatcherApi = {
   ping: () => ({ thread: "manager", at: Date.now() }),
   role: () => (services ? "manager" : "worker"),
   requireManager() {
     if (!services) throw new SwarmError("UNAVAILABLE", "this node is not running as a manager");
     return { controlSocket: services.status.controlSocket };
   },
+  dispatcherSession: (req, sink) => localDispatcher().dispatcherSession(req, sink),
+  dispatcherAssignments: (req, sink) => localDispatcher().dispatcherAssignments(req, sink),
+  dispatcherCancelStream: (id) => services?.manager.localDispatcher?.dispatcherCancelStream(id),
+  dispatcherHeartbeat: (req) => localDispatcher().dispatcherHeartbeat(req),
+  dispatcherUpdateTaskStatus: (req) => localDispatcher().dispatcherUpdateTaskStatus(req),
 };
 
 exposeApi(managerApi, boot.mainPort);

@@ -12,7 +12,9 @@ import { bootstrapClusterObjects } from "./bootstrap.js";
 import { startControlServer, type RunningControlServer } from "./controlapi/index.js";
 import type { RaftMemberInfo } from "./controlapi/backend.js";
 import { CaServer, GrpcLeaderLink, SignerPool, SigningLoop } from "./ca/index.js";
+import { createManagerDispatcher, type ManagerDispatcher } from "./dispatcher/index.js";
 import { createOrchestration } from "./orchestrator/index.js";
+import type { LocalDispatcherApi } from "../../shared/contracts/index.js";
 import { RaftNode, type JoinInfo } from "./raft/raft-node.js";
 import { RaftNetwork } from "./raft/transport/index.js";
 import { requestCaller, type RemoteApiServer } from "./remoteapi/index.js";
@@ -46,6 +48,10 @@ export class Manager {
   private transitions: Promise<void> = Promise.resolve();
   private stopped = false;
   private leaderLink: GrpcLeaderLink | undefined;
+  private dispatcher: ManagerDispatcher | undefined;
+  /** Raft members as last told to the dispatcher (its SessionMessage manager list). */
+  private lastManagers = "";
+  private managersTimer: NodeJS.Timeout | undefined;
   private raftNet: RaftNetwork | undefined;
 
   private constructor(private readonly opts: ManagerOptions) {}
@@ -126,6 +132,7 @@ export class Manager {
     });
 
     if (this.opts.remote) this.startCa(this.opts.remote);
+    this.startDispatcher();
     // Allocator, replicated orchestrator, restart supervisor, task reaper, scheduler: leader only.
     for (const c of createOrchestration(this.store, this.raft)) this.addLeaderComponent(c);
 
@@ -149,6 +156,38 @@ export class Manager {
     const leader = this.raft.leaderId();
     if (leader === 0 || leader === this.raft.raftId) return undefined;
     return this.raft.members().find((m) => m.raftId === leader)?.addr;
+  }
+
+  /** The local agent's dispatcher calls (served here when leading, forwarded otherwise). */
+  get localDispatcher(): LocalDispatcherApi | undefined {
+    return this.dispatcher?.localApi;
+  }
+
+  /** The Dispatcher service on the remote API and for the local agent; its loops run only on the leader. */
+  private startDispatcher(): void {
+    const { identity, advertiseAddr } = this.opts;
+    this.dispatcher = createManagerDispatcher({
+      store: this.store,
+      proposer: this.raft,
+      nodeId: identity.nodeId,
+      clusterId: identity.clusterId,
+      advertiseAddr,
+      managers: () => this.raft.members().map((m) => ({ nodeId: m.nodeId, addr: m.addr })),
+      isLeader: () => this.raft.isLeader(),
+      leaderRemoteAddr: () => this.leaderRemoteAddr(),
+      tls: () => identity.tls,
+      ...(this.opts.remote ? { remote: this.opts.remote } : {}),
+    });
+    this.addLeaderComponent(this.dispatcher.component);
+    // Sessions learn about manager changes; membership changes are rare, a cheap poll is enough.
+    this.managersTimer = setInterval(() => {
+      const now = JSON.stringify(this.raft.members());
+      if (now !== this.lastManagers) {
+        this.lastManagers = now;
+        this.dispatcher?.dispatcher.managersChanged();
+      }
+    }, 1000);
+    this.managersTimer.unref();
   }
 
   /** CA and NodeCA on the remote API; the signer threads and loop run only on the leader. */
@@ -220,11 +259,13 @@ export class Manager {
     if (this.stopped) return;
     this.stopped = true;
     await this.control?.stop();
+    if (this.managersTimer) clearInterval(this.managersTimer);
     await this.transitions;
     await this.becomeFollower();
     await this.raftNet?.close();
     await this.raft?.stop();
     this.leaderLink?.close();
+    this.dispatcher?.close();
     log.info("manager stopped");
   }
 }
