@@ -166,6 +166,21 @@ describe("agent with a gRPC dispatcher and the real engine", () => {
     assert.ok(d.statesOf(t.id).includes(TaskState.RUNNING) || d.statesOf(t.id).includes(TaskState.STARTING));
   });
 
+  it("re-syncs the assignments stream when a message is out of sequence", { timeout: 60_000 }, async () => {
+    const d = await dispatcher();
+    const n = await node([{ node_id: d.nodeId, addr: d.addr }]);
+    const a = await agent(n);
+    await a.ready;
+    await waitFor("assignments stream", () => d.openAssignmentStreams === 1);
+    d.sendOutOfSequence();
+    await waitFor("a second assignments stream", () => d.assignmentStreamsOpened === 2);
+    // The new stream's COMPLETE set is applied: a task assigned afterwards runs.
+    const t = containerTask(n.nodeId, uniqueId("resync"), 1, "sleep 300");
+    d.putTask(t);
+    await waitFor("RUNNING after re-sync", () => d.lastStatus(t.id)?.state === TaskState.RUNNING);
+    assert.equal(d.sessions.length, 1, "same session");
+  });
+
   it("rejects tasks with a clear message while the engine is unreachable and keeps its session", { timeout: 60_000 }, async () => {
     const d = await dispatcher();
     d.heartbeatPeriodMs = 200;

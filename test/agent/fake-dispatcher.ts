@@ -68,6 +68,7 @@ export class FakeDispatcher {
   readonly sessions: Array<{ nodeId: string; description: NodeDescription | undefined; sessionId: string }> = [];
   readonly statuses: RecordedStatus[] = [];
   heartbeats = 0;
+  assignmentStreamsOpened = 0;
   heartbeatPeriodMs = 1000;
   /** Managers announced in session messages. */
   managers: WeightedPeer[] = [];
@@ -141,6 +142,11 @@ export class FakeDispatcher {
     for (const s of this.streams) this.sendOn(s, AssignmentsMessage_Type.COMPLETE, this.completeChanges());
   }
 
+  /** An INCREMENTAL message that does not follow on from the last one (the agent must re-sync). */
+  sendOutOfSequence(): void {
+    for (const s of this.streams) s.call.write({ type: AssignmentsMessage_Type.INCREMENTAL, appliesTo: "bogus", resultsIn: "bogus2", changes: [] });
+  }
+
   statesOf(taskId: string): number[] {
     return this.statuses.filter((s) => s.taskId === taskId).map((s) => s.state);
   }
@@ -202,6 +208,7 @@ export class FakeDispatcher {
 
   private onAssignments(call: grpc.ServerWritableStream<AssignmentsRequest, AssignmentsMessage>): void {
     const s = { call, seq: 0 };
+    this.assignmentStreamsOpened++;
     this.streams.add(s);
     const drop = () => this.streams.delete(s);
     call.on("cancelled", drop);

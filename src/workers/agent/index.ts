@@ -31,6 +31,8 @@ const LOCAL_CALL_TIMEOUT_MS = 2000;
 const localManager = connectApi<LocalManagerApi & LocalDispatcherApi>(boot.managerPort, {
   peer: "manager",
   timeoutMs: LOCAL_CALL_TIMEOUT_MS,
+  // Dispatcher calls may wait for a store commit; the agent bounds them itself (5 s).
+  methodTimeoutsMs: { dispatcherSession: 10_000, dispatcherAssignments: 10_000, dispatcherHeartbeat: 10_000, dispatcherUpdateTaskStatus: 10_000 },
 });
 let state: LifecycleState = "starting";
 
