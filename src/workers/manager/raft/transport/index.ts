@@ -1,4 +1,4 @@
-// Raft between managers over gRPC (see docs/raft-transport.md).
+// Raft between managers over gRPC: transport, Raft service, join client.
 export { GrpcRaftTransport, type GrpcTransportOptions } from "./transport.js";
 export { RaftMessageService, raftServiceHandlers, type RaftServiceOptions } from "./raft-service.js";
 export { peerCredentials, peerChannelOptions, dialRaft, dialRaftMembership, MAX_BACKOFF_MS, type PeerTls } from "./dial.js";
