@@ -79,6 +79,12 @@ test("three swarmd managers form one raft group and survive kill -9 of the leade
       return a.join() === "before" && b.join() === "before" ? true : undefined;
     });
 
+    // A write on a follower's control socket is forwarded to the leader.
+    const followers = [m1, m2, m3].filter((p) => !view.find((n) => n.managerStatus!.leader && n.managerStatus!.addr === p.addr));
+    assert.equal(followers.length, 2);
+    for (const [i, f] of followers.entries()) await createService(f.client, `via-follower-${i}`);
+    assert.deepEqual(await services(m1.client), ["before", "via-follower-0", "via-follower-1"]);
+
     m1.proc.child.kill("SIGKILL");
     await m1.proc.exited;
     const survivors = [m2, m3];
@@ -95,7 +101,7 @@ test("three swarmd managers form one raft group and survive kill -9 of the leade
       return undefined;
     });
     for (const p of survivors) {
-      await eventually("data kept on both survivors", async () => ((await services(p.client)).join() === "after,before" ? true : undefined));
+      await eventually("data kept on both survivors", async () => ((await services(p.client)).join() === "after,before,via-follower-0,via-follower-1" ? true : undefined));
     }
     const ns = await nodes(leader.client);
     const dead = ns.find((n) => n.managerStatus?.addr === m1.addr);

@@ -6,7 +6,13 @@ import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
 import { formatHostPort, type NodeConfig } from "../../shared/config.js";
 import type { IdentityData } from "../../shared/contracts/index.js";
-import { errorMessage } from "../../shared/errors.js";
+import { Metadata, type CallOptions, type ServiceError } from "@grpc/grpc-js";
+import { ControlClient, ControlService } from "../../shared/api/index.js";
+import { SwarmError, errorMessage } from "../../shared/errors.js";
+import { MANAGER_ROLE } from "../../shared/pki/index.js";
+import type { WriteMethod, WriteRequest, WriteResponse } from "./controlapi/methods.js";
+import { LeaderConnection } from "./leader-connection.js";
+import { NO_LEADER } from "./raft/raft-node.js";
 import { getLogger } from "../../shared/logging.js";
 import { bootstrapClusterObjects } from "./bootstrap.js";
 import { startControlServer, type RunningControlServer } from "./controlapi/index.js";
@@ -21,6 +27,9 @@ import { requestCaller, type RemoteApiServer } from "./remoteapi/index.js";
 import { MemoryStore } from "./store/index.js";
 
 const log = getLogger("manager");
+
+/** A forwarded control write waits this long for the leader (SwarmKit's request timeout is similar). */
+const FORWARD_DEADLINE_MS = 25_000;
 
 /** Something only the leader runs (orchestrators, scheduler, dispatcher, CA signer…). */
 export interface LeaderComponent {
@@ -49,6 +58,7 @@ export class Manager {
   private stopped = false;
   private leaderLink: GrpcLeaderLink | undefined;
   private dispatcher: ManagerDispatcher | undefined;
+  private readonly leaderConn = new LeaderConnection(() => this.leaderRemoteAddr(), () => this.opts.identity.tls);
   /** Raft members as last told to the dispatcher (its SessionMessage manager list). */
   private lastManagers = "";
   private managersTimer: NodeJS.Timeout | undefined;
@@ -145,8 +155,11 @@ export class Manager {
         isLeader: () => this.raft.isLeader(),
         hasLeader: () => this.raft.leaderId() !== 0,
         raftMembers: () => this.raftMembers(),
+        forward: (method, request) => this.forwardControl(method, request),
       },
     });
+    // The leader serves forwarded control writes on its remote API (managers only).
+    this.opts.remote?.addService(ControlService, this.control.api.handlers(), () => ({ roles: [MANAGER_ROLE] }));
     this.raft.start();
     log.info({ nodeId: identity.nodeId, raftId: this.raft.raftId.toString(16), advertise: advertiseAddr }, "manager started");
   }
@@ -156,6 +169,21 @@ export class Manager {
     const leader = this.raft.leaderId();
     if (leader === 0 || leader === this.raft.raftId) return undefined;
     return this.raft.members().find((m) => m.raftId === leader)?.addr;
+  }
+
+  /** A control-API write made on this follower, run by the leader (SwarmKit's raft proxy). */
+  private forwardControl<M extends WriteMethod>(method: M, request: WriteRequest<M>): Promise<WriteResponse<M>> {
+    const link = this.leaderConn.client(ControlClient);
+    if (!link) return Promise.reject(new SwarmError("UNAVAILABLE", NO_LEADER));
+    const fn = link.client[method] as unknown as (
+      req: WriteRequest<M>,
+      md: Metadata,
+      opts: Partial<CallOptions>,
+      cb: (err: ServiceError | null, res: WriteResponse<M>) => void,
+    ) => unknown;
+    return new Promise((resolve, reject) => {
+      fn.call(link.client, request, new Metadata(), { deadline: Date.now() + FORWARD_DEADLINE_MS }, (err, res) => (err ? reject(err) : resolve(res)));
+    });
   }
 
   /** The local agent's dispatcher calls (served here when leading, forwarded otherwise). */
@@ -266,6 +294,7 @@ export class Manager {
     await this.raft?.stop();
     this.leaderLink?.close();
     this.dispatcher?.close();
+    this.leaderConn.close();
     log.info("manager stopped");
   }
 }

@@ -1,0 +1,57 @@
+// One mutual-TLS gRPC channel from this manager to the current leader's
+// remote API, with this manager's own certificate, shared by every client
+// that forwards calls to the leader. Rebuilt when the leader changes.
+import { Channel, credentials, type Client, type ChannelOptions } from "@grpc/grpc-js";
+import { MANAGER_ROLE } from "../../shared/pki/index.js";
+
+export interface TlsPems {
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+}
+
+type ClientCtor<C extends Client> = new (address: string, creds: ReturnType<typeof credentials.createSsl>, options: ChannelOptions) => C;
+
+const OPTIONS: ChannelOptions = {
+  // Certificates name the role and the node ID, not the host.
+  "grpc.ssl_target_name_override": MANAGER_ROLE,
+  "grpc.max_receive_message_length": 4 * 1024 * 1024,
+};
+
+export class LeaderConnection {
+  private current: { addr: string; channel: Channel; clients: Map<unknown, Client> } | undefined;
+
+  constructor(
+    /** The leader's remote API address, or undefined when there is none or it is this manager. */
+    private readonly leaderAddr: () => string | undefined,
+    private readonly tls: () => TlsPems,
+  ) {}
+
+  /** A client of `ctor` bound to the leader, or undefined when no other manager leads. */
+  client<C extends Client>(ctor: ClientCtor<C>): { addr: string; client: C } | undefined {
+    const addr = this.leaderAddr();
+    if (!addr) return undefined;
+    if (this.current?.addr !== addr) {
+      this.close();
+      const t = this.tls();
+      const creds = credentials.createSsl(Buffer.from(t.caPem), Buffer.from(t.keyPem), Buffer.from(t.certPem));
+      this.current = { addr, channel: new Channel(addr, creds, OPTIONS), clients: new Map() };
+    }
+    const cur = this.current!;
+    let c = cur.clients.get(ctor) as C | undefined;
+    if (!c) {
+      const t = this.tls();
+      const creds = credentials.createSsl(Buffer.from(t.caPem), Buffer.from(t.keyPem), Buffer.from(t.certPem));
+      c = new ctor(addr, creds, { ...OPTIONS, channelOverride: cur.channel });
+      cur.clients.set(ctor, c);
+    }
+    return { addr, client: c };
+  }
+
+  close(): void {
+    if (!this.current) return;
+    for (const c of this.current.clients.values()) c.close();
+    this.current.channel.close();
+    this.current = undefined;
+  }
+}
