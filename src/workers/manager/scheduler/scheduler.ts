@@ -24,10 +24,15 @@ export const PREASSIGNED_MESSAGE = "scheduler confirmed task can run on preassig
 /** SwarmKit's commit debounce: 50 ms quiet, 1 s at most. */
 export const SCHEDULER_DEBOUNCE_MS = 50;
 export const SCHEDULER_MAX_LATENCY_MS = 1000;
+/** The shortest quiet period once a burst's cadence is known. */
+export const SCHEDULER_MIN_DEBOUNCE_MS = 10;
+const DEBOUNCE_GAP_FACTOR = 4;
 
 export interface SchedulerOptions {
   debounceMs?: number;
   maxLatencyMs?: number;
+  /** Lower bound of the adaptive quiet period (default 10 ms). */
+  minDebounceMs?: number;
   now?: () => Date;
 }
 
@@ -57,6 +62,10 @@ export class Scheduler {
   private dirty = false;
   private timer: NodeJS.Timeout | undefined;
   private firstPendingAt = 0;
+  private lastCommitAt = 0;
+  /** Widest gap between commits of the current burst, ms (0 until the second). */
+  private burstGap = 0;
+  private readonly minDebounceMs: number;
   private needsRelist = false;
   /** Called after every scheduling pass (tests, benchmarks, metrics). */
   onTick: ((stats: TickStats) => void) | undefined;
@@ -68,6 +77,7 @@ export class Scheduler {
   ) {
     this.debounceMs = opts.debounceMs ?? SCHEDULER_DEBOUNCE_MS;
     this.maxLatencyMs = opts.maxLatencyMs ?? SCHEDULER_MAX_LATENCY_MS;
+    this.minDebounceMs = Math.min(this.debounceMs, opts.minDebounceMs ?? SCHEDULER_MIN_DEBOUNCE_MS);
     this.now = opts.now ?? (() => new Date());
     this.loop = new WatchLoop(
       store,
@@ -159,14 +169,32 @@ export class Scheduler {
 
   private async onCommit(): Promise<void> {
     if (!this.dirty || this.queued === 0) return;
-    const now = Date.now();
-    if (this.timer === undefined) this.firstPendingAt = now;
-    else clearTimeout(this.timer);
-    const wait = Math.max(0, Math.min(this.debounceMs, this.firstPendingAt + this.maxLatencyMs - now));
+    const now = performance.now();
+    if (this.timer === undefined) {
+      this.firstPendingAt = now;
+      this.burstGap = 0;
+    } else {
+      clearTimeout(this.timer);
+      this.burstGap = Math.max(this.burstGap, now - this.lastCommitAt);
+    }
+    this.lastCommitAt = now;
+    const wait = Math.max(0, Math.min(this.quietMs(), this.firstPendingAt + this.maxLatencyMs - now));
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.loop.wake();
     }, wait);
+  }
+
+  /**
+   * How long to wait for the next commit of a burst. SwarmKit always waits
+   * 50 ms; once a burst shows its cadence (the widest gap between its
+   * commits so far), waiting DEBOUNCE_GAP_FACTOR times that gap is enough to
+   * tell it has ended, so a fast writer's burst is scheduled sooner. Never
+   * below minDebounceMs nor above debounceMs.
+   */
+  private quietMs(): number {
+    if (this.burstGap === 0) return this.debounceMs;
+    return Math.min(this.debounceMs, Math.max(this.minDebounceMs, DEBOUNCE_GAP_FACTOR * this.burstGap));
   }
 
   // ---- a scheduling pass
