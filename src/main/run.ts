@@ -5,7 +5,7 @@ import { isIP } from "node:net";
 import { formatHostPort, type NodeConfig } from "../shared/config.js";
 import type { IdentityData } from "../shared/contracts/index.js";
 import { SwarmError, errorMessage } from "../shared/errors.js";
-import { identityData, loadIdentity, loadOrCreateIdentity, requestJoin, saveJoinedIdentity, type JoinResult } from "./identity/index.js";
+import { identityData, loadIdentity, loadOrCreateIdentity, requestJoin, saveJoinedIdentity, startNodeRenewer, type JoinResult } from "./identity/index.js";
 import { MANAGER_ROLE } from "../shared/pki/index.js";
 import { getLogger, initLogging } from "../shared/logging.js";
 import { parseFlags } from "./flags.js";
@@ -67,6 +67,7 @@ export async function runSwarmd(argv: readonly string[], out: Output = processOu
     const identity = await establishIdentity(config, joined, layout);
     const node = await SwarmNode.start({ config, initialRole: identity.role, identity });
     log.info({ role: node.role }, "node is ready");
+    const renewer = startNodeRenewer(config.stateDir, identity.tls, node);
 
     const outcome = await Promise.race([
       node.done.then((exit) => ({ kind: "exit" as const, exit })),
@@ -80,11 +81,13 @@ export async function runSwarmd(argv: readonly string[], out: Output = processOu
         process.exit(1);
       }, SHUTDOWN_DEADLINE_MS);
       deadline.unref();
+      await renewer.stop();
       await node.stop();
       clearTimeout(deadline);
       log.info("swarmd stopped");
       return 0;
     }
+    await renewer.stop();
     const exit = await node.done;
     if (exit.reason === "crashed") {
       log.fatal({ worker: exit.worker }, `swarmd stopped: the ${exit.worker} worker died: ${exit.error.message}`);

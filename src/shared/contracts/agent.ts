@@ -1,5 +1,6 @@
 // main → agent worker. The agent worker exposes AgentApi on its main port.
 import type { LifecycleState, Pong } from "./common.js";
+import type { IdentityData } from "./identity.js";
 
 export interface AgentStatus {
   state: LifecycleState;
@@ -18,6 +19,8 @@ export interface AgentStatus {
 export interface AgentApi {
   ping(): Pong;
   status(): Promise<AgentStatus>;
+  /** A renewed node certificate: used for the next connections to managers. */
+  updateIdentity(tls: IdentityData["tls"]): void;
   /** Stop the agent (session, reconciler); leaves running containers alone. */
   stop(): Promise<void>;
 }

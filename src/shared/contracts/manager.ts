@@ -1,6 +1,7 @@
 // main → manager worker. The manager worker exposes ManagerApi on its main
 // port; main connects to it. Errors reject with a SwarmError carrying a code.
 import type { LifecycleState, NodeRole, Pong } from "./common.js";
+import type { IdentityData } from "./identity.js";
 
 /** What the manager worker runs while the role is manager. */
 export interface ManagerServicesStatus {
@@ -31,6 +32,11 @@ export interface ManagerApi {
    * with the start-up error if starting them failed.
    */
   awaitRole(generation: number): Promise<ManagerStatus>;
+  /**
+   * A renewed node certificate (same node, cluster and root): served by the
+   * remote API to new connections and used for new outgoing connections.
+   */
+  updateIdentity(tls: IdentityData["tls"]): void;
   /** Stop the services and stop waiting on the role flag. */
   stop(): Promise<void>;
 }

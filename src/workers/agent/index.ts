@@ -72,6 +72,11 @@ const agentApi: AgentApi = {
       ...agent.status(),
     };
   },
+  updateIdentity(tls) {
+    // The agent holds this very object and builds credentials from it per connection.
+    Object.assign(boot.identity.tls, tls);
+    log.info("renewed node certificate in use for new manager connections");
+  },
   async stop() {
     if (state === "stopped") return;
     state = "stopping";

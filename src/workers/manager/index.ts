@@ -103,6 +103,12 @@ const managerApi: ManagerApi = {
     }
     return new Promise((resolve, reject) => waiters.add({ generation, resolve, reject }));
   },
+  updateIdentity(tls) {
+    // Everything that dials reads this object when it connects; the remote API serves the new certificate to new connections.
+    Object.assign(boot.identity.tls, tls);
+    services?.updateTls(boot.identity.tls);
+    log.info("renewed node certificate in use");
+  },
   async stop() {
     if (state === "stopped") return;
     state = "stopping";

@@ -29,6 +29,8 @@ export interface ManagerContext {
 export interface ManagerServices {
   readonly status: ManagerServicesStatus;
   readonly manager: Manager;
+  /** Serve a renewed certificate on the remote API (new connections). */
+  updateTls(tls: IdentityData["tls"]): void;
   /** Stop everything started, in reverse order. Never throws. */
   stop(): Promise<void>;
 }
@@ -71,6 +73,7 @@ export async function startManagerServices(ctx: ManagerContext): Promise<Manager
     return {
       status,
       manager: started,
+      updateTls: (tls) => remoteServer.updateTls({ ...tls }),
       stop: async () => {
         await stopAll();
         log.info("manager services stopped");

@@ -1,0 +1,42 @@
+// Runs the certificate renewer for a running node: which managers to ask
+// (this host's own remote API first when it is a manager, then those in
+// state.json), and where renewed material goes (both worker threads).
+import { formatHostPort } from "../../shared/config.js";
+import type { ManagerStatus } from "../../shared/contracts/index.js";
+import { errorMessage } from "../../shared/errors.js";
+import { getLogger } from "../../shared/logging.js";
+import type { TlsMaterial } from "./identity.js";
+import { CertificateRenewer, knownManagers, testRenewAfterMs } from "./renewer.js";
+
+const log = getLogger("renewer");
+
+/** What the renewer needs of a running node (SwarmNode's worker clients). */
+export interface RenewableNode {
+  manager: { status(): Promise<ManagerStatus>; updateIdentity(tls: TlsMaterial): Promise<void> };
+  agent: { updateIdentity(tls: TlsMaterial): Promise<void> };
+}
+
+export function startNodeRenewer(stateDir: string, tls: TlsMaterial, node: RenewableNode): CertificateRenewer {
+  const renewAfterMs = testRenewAfterMs();
+  const renewer = new CertificateRenewer({
+    stateDir,
+    tls,
+    managers: async () => {
+      const addrs = await knownManagers(stateDir);
+      const own = await node.manager.status().then((s) => s.services?.remoteApi, () => undefined);
+      if (!own) return addrs;
+      const host = own.host === "0.0.0.0" || own.host === "::" || own.host === "" ? "127.0.0.1" : own.host;
+      const self = formatHostPort({ host, port: own.port });
+      return [self, ...addrs.filter((a) => a !== self)];
+    },
+    onRenewed: async (renewed) => {
+      const results = await Promise.allSettled([node.manager.updateIdentity(renewed), node.agent.updateIdentity(renewed)]);
+      for (const [i, r] of results.entries()) {
+        if (r.status === "rejected") log.warn({ worker: i === 0 ? "manager" : "agent", err: errorMessage(r.reason) }, "worker did not take the renewed certificate");
+      }
+    },
+    ...(renewAfterMs !== undefined ? { renewAfterMs } : {}),
+  });
+  renewer.start();
+  return renewer;
+}
