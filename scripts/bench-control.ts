@@ -4,7 +4,9 @@
 // (the built dist/main.js, real TLS on the unix socket, real WAL fsyncs).
 // SwarmKit's own swarmd on a machine like this: 426–613 creates/s sequential
 // and 706–949/s with 8 in flight (../shared/reference/swarmkit-observed.md).
-// Usage: node build/scripts/bench-control.js [--count 400]
+// Then the same on a 3-manager cluster, through the leader's socket and
+// through a follower's (which forwards writes to the leader).
+// Usage: node build/scripts/bench-control.js [--count 2000]
 import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -14,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { CreateServiceRequest, RemoveServiceRequest, type ControlClient, type CreateServiceResponse } from "../src/shared/api/index.js";
 import { unary, waitForControl } from "../test/helpers/control.js";
 import { argNumber, emit, latencySummary } from "./lib/bench-util.js";
+import { startSwarmdCluster } from "./lib/cluster.js";
 
 const COUNT = argNumber("count", 2000);
 const SWARMD = fileURLToPath(new URL("../../dist/main.js", import.meta.url));
@@ -70,4 +73,19 @@ try {
   child.kill("SIGTERM");
   await new Promise((r) => child.once("exit", r));
   await rm(dir, { recursive: true, force: true });
+}
+
+// Three managers: through the leader, then through a follower.
+const cluster = await startSwarmdCluster({ managers: 3, tickInterval: "100ms" });
+try {
+  const leader = await cluster.leader();
+  const follower = cluster.members.find((m) => m !== leader)!;
+  for (const [label, member] of [["three_managers_via_leader", leader], ["three_managers_via_follower", follower]] as const) {
+    const client = cluster.connect(member);
+    await drive(500, 8, (i) => unary(client, "createService", createReq(`warm-${label}-${i}`)));
+    for (const inFlight of [1, 8, 64]) await benchOne(client, label, inFlight);
+    client.close();
+  }
+} finally {
+  await cluster.stop();
 }

@@ -126,6 +126,8 @@ export class RaftNode implements Proposer {
   /** Index of this leader's first entry; leadership is announced once it is applied. */
   private leaderStartIndex = 0;
   private announcedLeader = false;
+  /** The core's role as of the last Ready (leader or not). */
+  private leaderRole = false;
   private campaignOnce: boolean;
   private readonly proposalTimeoutMs: number;
   private readonly removedListeners: (() => void)[] = [];
@@ -480,6 +482,13 @@ export class RaftNode implements Proposer {
     try {
       while (!this.stopped && this.core.hasReady()) {
         const rd = this.core.ready();
+        if (rd.softState) this.leaderRole = rd.softState.role === StateRole.Leader;
+        // A leader may replicate while it writes its own log (raft thesis §10.2.1, as
+        // etcd does): its entries count towards commit only once advance() reports
+        // them durable, and its term and vote were persisted before it was elected.
+        // Everyone else persists first, since its messages promise what is on disk.
+        const early = this.leaderRole && rd.messages.length > 0;
+        if (early) this.opts.transport?.send(rd.messages);
         if (rd.snapshot) await this.storage.saveSnapshot(rd.snapshot);
         if (rd.entries.length > 0 || rd.mustSync) {
           await this.storage.save(rd.hardState ?? this.pendingHardState, rd.entries);
@@ -487,7 +496,7 @@ export class RaftNode implements Proposer {
         } else if (rd.hardState) {
           this.pendingHardState = rd.hardState;
         }
-        if (rd.messages.length > 0) this.opts.transport?.send(rd.messages);
+        if (!early && rd.messages.length > 0) this.opts.transport?.send(rd.messages);
         if (rd.snapshot) this.installSnapshot(rd.snapshot);
         if (rd.softState) this.roleChanged(rd.softState.role);
         this.applyEntries(rd.committedEntries);
