@@ -56,6 +56,8 @@ export interface RenewerOptions {
   renewAfterMs?: number;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
+  /** Observes each failed attempt and the wait before the next one. */
+  onRetry?: (delayMs: number, err: unknown) => void;
 }
 
 export class CertificateRenewer {
@@ -183,6 +185,7 @@ export class CertificateRenewer {
     const untilExpiry = this.info.notAfter.getTime() - Date.now();
     const delay = untilExpiry > base ? Math.min(wait, untilExpiry - base) : wait;
     log.warn({ manager: addr, err: errorMessage(err), retryInMs: delay, failures: this.failures }, "certificate renewal failed");
+    this.opts.onRetry?.(delay, err);
     this.schedule(delay);
   }
 }
