@@ -3,12 +3,24 @@
 import type { MemoryStore, Proposer } from "../store/index.js";
 import { Scheduler, type SchedulerOptions } from "../scheduler/index.js";
 import { TaskAllocator } from "./allocator.js";
+import { GlobalOrchestrator } from "./global.js";
 import { ReplicatedOrchestrator } from "./replicated.js";
 import { RestartSupervisor, type RestartSupervisorOptions } from "./restart-supervisor.js";
 import { TaskReaper, type TaskReaperOptions } from "./task-reaper.js";
 
 export { TaskAllocator, PENDING_MESSAGE } from "./allocator.js";
 export { ReplicatedOrchestrator, planReconcile, setServiceTasksRemove } from "./replicated.js";
+export { GlobalOrchestrator, type GlobalOrchestratorOptions } from "./global.js";
+export {
+  UpdateSupervisor,
+  Updater,
+  effectiveUpdateConfig,
+  DEFAULT_UPDATE_MONITOR_MS,
+  UPDATE_MESSAGES,
+  type EffectiveUpdateConfig,
+  type Slot,
+} from "./updater.js";
+export { isTaskDirty } from "./dirty.js";
 export { RestartSupervisor, OLD_TASK_TIMEOUT_MS, type RestartSupervisorOptions } from "./restart-supervisor.js";
 export { TaskReaper, REAPER_BATCHING_INTERVAL_MS, type TaskReaperOptions } from "./task-reaper.js";
 export { WatchLoop, type WatchLoopHandlers, type WatchLoopOptions } from "./watch-loop.js";
@@ -39,6 +51,7 @@ export function createOrchestration(store: MemoryStore, proposer: Proposer, opts
     restarts,
     new TaskAllocator(store, proposer, now),
     new ReplicatedOrchestrator(store, proposer, restarts, now ? { now } : {}),
+    new GlobalOrchestrator(store, proposer, restarts, now ? { now } : {}),
     new TaskReaper(store, proposer, opts.reaper),
     new Scheduler(store, proposer, { ...(now ? { now } : {}), ...opts.scheduler }),
   ];

@@ -11,6 +11,7 @@ import { getLogger } from "../../../shared/logging.js";
 import type { Batch, ChangeEvent, MemoryStore, Proposer, ReadTx, Tx } from "../store/index.js";
 import { tryUpdate, writeInBatches } from "./batch-writer.js";
 import type { RestartSupervisor } from "./restart-supervisor.js";
+import { UpdateSupervisor, type Slot } from "./updater.js";
 import {
   DEFAULT_CLUSTER_NAME,
   isInvalidNode,
@@ -40,6 +41,7 @@ export class ReplicatedOrchestrator {
   private readonly dirtyServices = new Set<string>();
   private readonly deletedServices = new Map<string, Service>();
   private readonly restartCandidates = new Set<string>();
+  private readonly updater: UpdateSupervisor;
 
   constructor(
     private readonly store: MemoryStore,
@@ -48,6 +50,7 @@ export class ReplicatedOrchestrator {
     opts: OrchestratorOptions = {},
   ) {
     this.now = opts.now ?? (() => new Date());
+    this.updater = new UpdateSupervisor(store, proposer, restarts, { now: this.now });
     this.loop = new WatchLoop(
       store,
       {
@@ -64,8 +67,9 @@ export class ReplicatedOrchestrator {
     this.loop.start();
   }
 
-  stop(): Promise<void> {
-    return this.loop.stop();
+  async stop(): Promise<void> {
+    await this.loop.stop();
+    await this.updater.cancelAll();
   }
 
   // ---- state from the store
@@ -167,6 +171,7 @@ export class ReplicatedOrchestrator {
   private async removeDeletedServiceTasks(): Promise<void> {
     const ids = [...this.deletedServices.keys()];
     this.deletedServices.clear();
+    for (const id of ids) this.updater.cancel(id);
     await setServiceTasksRemove(this.store, this.proposer, ids);
   }
 
@@ -199,7 +204,7 @@ export class ReplicatedOrchestrator {
   private async reconcile(b: Batch, serviceId: string): Promise<void> {
     const plan = this.store.view((tx) => planReconcile(tx, serviceId));
     if (plan === undefined) return;
-    const { service, freeSlots, removeTaskIds } = plan;
+    const { service, freeSlots, removeTaskIds, keptSlots } = plan;
     for (const slot of freeSlots) {
       await tryUpdate(b, log, (tx) => tx.create("task", newTask(service, slot, "", this.now())));
     }
@@ -207,6 +212,8 @@ export class ReplicatedOrchestrator {
     if (freeSlots.length > 0 || removeTaskIds.length > 0) {
       log.debug({ service: serviceId, created: freeSlots.length, removed: removeTaskIds.length }, "service reconciled");
     }
+    // Slots that stay get the service's current spec, as a rolling update.
+    this.updater.update(service, keptSlots);
   }
 }
 
@@ -216,6 +223,8 @@ interface ReconcilePlan {
   freeSlots: number[];
   /** Tasks to give desired state REMOVE. */
   removeTaskIds: string[];
+  /** Runnable slots that stay (the updater brings them to the current spec). */
+  keptSlots: Slot[];
 }
 
 /** What reconcile would write for a service, from one consistent view. */
@@ -233,13 +242,17 @@ export function planReconcile(tx: ReadTx, serviceId: string): ReconcilePlan | un
   }
   const freeSlots: number[] = [];
   const removeTaskIds: string[] = [];
+  let keptSlots: Slot[] = [...runnable.values()];
 
   if (wanted > runnable.size) {
     for (let slot = 1; freeSlots.length < wanted - runnable.size; slot++) {
       if (!runnable.has(slot)) freeSlots.push(slot);
     }
   } else if (wanted < runnable.size) {
-    for (const slot of slotsToRemove(runnable, wanted)) for (const t of slot) removeTaskIds.push(t.id);
+    const removed = slotsToRemove(runnable, wanted);
+    for (const slot of removed) for (const t of slot) removeTaskIds.push(t.id);
+    const gone = new Set(removed);
+    keptSlots = keptSlots.filter((s) => !gone.has(s as Task[]));
   }
   // Dead slots beyond the replica count will never be reused: let the reaper have them.
   for (const t of all) {
@@ -247,7 +260,7 @@ export function planReconcile(tx: ReadTx, serviceId: string): ReconcilePlan | un
       removeTaskIds.push(t.id);
     }
   }
-  return { service: service!, freeSlots, removeTaskIds };
+  return { service: service!, freeSlots, removeTaskIds, keptSlots };
 }
 
 /**

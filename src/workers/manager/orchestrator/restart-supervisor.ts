@@ -36,6 +36,8 @@ interface DelayedStart {
   /** Set while waiting for the old task to stop. */
   release: (() => void) | undefined;
   done: boolean;
+  /** Settles the promise delayStart returned (started, or cancelled). */
+  settle: () => void;
 }
 
 interface RestartHistory {
@@ -126,10 +128,15 @@ export class RestartSupervisor {
   /**
    * Promote `newTaskId` to RUNNING after `delayMs` and, with waitStop, once
    * `oldTask` has stopped or its node is gone (at most oldTaskTimeoutMs).
+   * The promise settles once the task was promoted, or the start was
+   * cancelled (another delayStart for the task, or stop()). `view` must see
+   * the committed new task: call it after the transaction that created it.
    */
-  delayStart(view: ReadTx, oldTask: Task | undefined, newTaskId: string, delayMs: number, waitStop: boolean): void {
+  delayStart(view: ReadTx | undefined, oldTask: Task | undefined, newTaskId: string, delayMs: number, waitStop: boolean): Promise<void> {
     const existing = this.delays.get(newTaskId);
     if (existing) this.cancel(existing);
+    let settle!: () => void;
+    const settled = new Promise<void>((r) => (settle = r));
     const d: DelayedStart = {
       newTaskId,
       oldTaskId: oldTask?.id,
@@ -137,9 +144,10 @@ export class RestartSupervisor {
       timer: undefined,
       release: undefined,
       done: false,
+      settle,
     };
     this.delays.set(newTaskId, d);
-    const mustWait = waitStop && oldTask !== undefined && !oldTaskGone(view, oldTask);
+    const mustWait = waitStop && oldTask !== undefined && !oldTaskGone(view, oldTask, view === undefined ? this.store.get("node", oldTask.nodeId) : undefined);
     d.timer = setTimeout(() => {
       d.timer = undefined;
       if (!mustWait) return void this.startNow(d);
@@ -152,9 +160,15 @@ export class RestartSupervisor {
         this.startNow(d);
       }, this.oldTaskTimeoutMs);
     }, Math.max(0, delayMs));
+    return settled;
   }
 
   private cancel(d: DelayedStart): void {
+    this.disarm(d);
+    d.settle();
+  }
+
+  private disarm(d: DelayedStart): void {
     d.done = true;
     if (d.timer) clearTimeout(d.timer);
     d.timer = undefined;
@@ -163,8 +177,8 @@ export class RestartSupervisor {
 
   private startNow(d: DelayedStart): void {
     if (d.done) return;
-    this.cancel(d);
-    if (!this.running) return;
+    this.disarm(d);
+    if (!this.running) return void d.settle();
     void updateWithRetry(this.store, this.proposer, (tx) => {
       const t = tx.get("task", d.newTaskId);
       if (t === undefined || t.desiredState >= TaskState.RUNNING) return;
@@ -173,6 +187,7 @@ export class RestartSupervisor {
       .catch((err) => log.warn({ task: d.newTaskId, err: errorMessage(err) }, "could not start the replacement task"))
       .finally(() => {
         if (this.delays.get(d.newTaskId) === d) this.delays.delete(d.newTaskId);
+        d.settle();
       });
   }
 
