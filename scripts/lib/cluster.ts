@@ -1,0 +1,189 @@
+// N swarmd processes formed into one cluster of managers on loopback: the first
+// bootstraps, the others join it one at a time with the manager join token,
+// each on its own temp state dir and remote API port. For benchmarks and
+// system tests; stop() kills every process and deletes the temp dirs.
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  RaftMemberStatus_Reachability,
+  type ControlClient,
+  type ListClustersResponse,
+  type ListNodesResponse,
+} from "../../src/shared/api/index.js";
+import { connectControl } from "../../src/shared/control-client.js";
+import { unary, waitForControl } from "../../test/helpers/control.js";
+import { startSwarmd, type SwarmdProcess } from "../../test/main/helpers.js";
+
+export interface ClusterMember {
+  /** 0 for the bootstrapping manager, then in join order. */
+  index: number;
+  stateDir: string;
+  /** The control API unix socket. */
+  socket: string;
+  /** host:port of the remote API (raft and joins go through it). */
+  remoteAddr: string;
+  proc: SwarmdProcess;
+}
+
+export interface SwarmdCluster {
+  /** The temp dir holding every member's state dir. */
+  dir: string;
+  members: ClusterMember[];
+  /** The member the cluster currently reports as raft leader. */
+  leader(timeoutMs?: number): Promise<ClusterMember>;
+  /** A control client on a member's socket (the caller closes it). */
+  connect(member: ClusterMember): ControlClient;
+  /** SIGTERM every member, SIGKILL after a grace period, delete the temp dirs. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  /** How many managers (default 3). */
+  managers?: number;
+  /** swarmd --tick-interval (default "100ms" so elections settle fast). */
+  tickInterval?: string;
+  /** swarmd --log-level (default "warn"; stderr is kept in memory for error messages). */
+  logLevel?: string;
+  /** More swarmd flags for every member. */
+  extraArgs?: string[];
+  /** Per step: control socket answering, join visible on the leader (default 30 s). */
+  stepTimeoutMs?: number;
+  /** Where the temp dir goes (default os.tmpdir()). */
+  parentDir?: string;
+}
+
+/** `n` distinct free TCP ports on 127.0.0.1 (held together while picking so they differ). */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const s = createServer();
+          s.once("error", reject);
+          s.listen(0, "127.0.0.1", () => resolve(s));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function retryUntil<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < end) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    await sleep(100);
+  }
+  throw new Error(`${what} within ${timeoutMs} ms${last ? `: ${String(last)}` : ""}`);
+}
+
+/** Reachable managers as the given member's control API lists them. */
+async function managers(client: ControlClient): Promise<{ addr: string; leader: boolean; reachable: boolean }[]> {
+  const res = await unary<"listNodes", object, ListNodesResponse>(client, "listNodes", { filters: undefined }, 3000);
+  return res.nodes
+    .filter((n) => n.managerStatus)
+    .map((n) => ({
+      addr: n.managerStatus!.addr,
+      leader: n.managerStatus!.leader,
+      reachable: n.managerStatus!.reachability === RaftMemberStatus_Reachability.REACHABLE,
+    }));
+}
+
+export async function startSwarmdCluster(options: ClusterOptions = {}): Promise<SwarmdCluster> {
+  const count = options.managers ?? 3;
+  const stepTimeoutMs = options.stepTimeoutMs ?? 30_000;
+  const dir = await mkdtemp(join(options.parentDir ?? tmpdir(), "swarmd-cluster-"));
+  const members: ClusterMember[] = [];
+  let stopped: Promise<void> | undefined;
+
+  const stop = (): Promise<void> =>
+    (stopped ??= (async () => {
+      await Promise.all(
+        members.map(async (m) => {
+          const { child } = m.proc;
+          if (child.exitCode !== null || child.signalCode !== null) return;
+          child.kill("SIGTERM");
+          const timer = setTimeout(() => m.proc.kill(), 5000);
+          await m.proc.exited;
+          clearTimeout(timer);
+        }),
+      );
+      await rm(dir, { recursive: true, force: true });
+    })());
+
+  const cluster: SwarmdCluster = {
+    dir,
+    members,
+    connect: (m) => connectControl(m.socket),
+    async leader(timeoutMs = stepTimeoutMs) {
+      const client = cluster.connect(members[0]!);
+      try {
+        return await retryUntil("no leader reported", timeoutMs, async () => {
+          const addr = (await managers(client)).find((m) => m.leader)?.addr;
+          return members.find((m) => m.remoteAddr === addr);
+        });
+      } finally {
+        client.close();
+      }
+    },
+    stop,
+  };
+
+  try {
+    const ports = await freePorts(count);
+    const engine = `unix://${join(dir, "no-engine.sock")}`; // the agents must not touch a real Docker engine
+    let token = "";
+    for (let i = 0; i < count; i++) {
+      const stateDir = join(dir, `m${i + 1}`);
+      const remoteAddr = `127.0.0.1:${ports[i]}`;
+      const args = ["-d", stateDir, "--listen-remote-api", remoteAddr, "--tick-interval", options.tickInterval ?? "100ms"];
+      args.push("--engine-addr", engine, "--log-level", options.logLevel ?? "warn", "--hostname", `m${i + 1}`);
+      if (i > 0) args.push("--join-addr", members[0]!.remoteAddr, "--join-token", token);
+      const member: ClusterMember = { index: i, stateDir, socket: join(stateDir, "swarmd.sock"), remoteAddr, proc: startSwarmd([...args, ...(options.extraArgs ?? [])]) };
+      members.push(member);
+      const died = member.proc.exited.then((e) => {
+        throw new Error(`swarmd m${i + 1} exited (${e.code ?? e.signal}) while forming the cluster:\n${member.proc.stderr()}`);
+      });
+      const client = await Promise.race([waitForControl(member.socket, stepTimeoutMs), died]);
+      try {
+        if (i === 0) {
+          const res = await unary<"listClusters", object, ListClustersResponse>(client, "listClusters", { filters: undefined });
+          token = res.clusters[0]?.rootCa?.joinTokens?.manager ?? "";
+          if (!token.startsWith("SWMTKN-1-")) throw new Error(`no manager join token in the default cluster (got "${token}")`);
+        }
+        // Joined = the first manager sees every member so far as a reachable manager.
+        const first = i === 0 ? client : cluster.connect(members[0]!);
+        try {
+          await Promise.race([
+            retryUntil(`m${i + 1} did not show up as a reachable manager`, stepTimeoutMs, async () => {
+              const ms = await managers(first);
+              return ms.filter((m) => m.reachable).length >= i + 1 && ms.some((m) => m.addr === remoteAddr) ? true : undefined;
+            }),
+            died,
+          ]);
+        } finally {
+          if (first !== client) first.close();
+        }
+      } finally {
+        client.close();
+      }
+      void died.catch(() => undefined); // later exits are the caller's business (stop() awaits them)
+    }
+    return cluster;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -1,0 +1,53 @@
+// The smallest etcd v3 client the replication benchmark needs: KV.Put over
+// plaintext gRPC (@grpc/grpc-js), with etcdserverpb.PutRequest encoded by hand
+// (key = field 1, value = field 2, both bytes; the other fields keep their
+// defaults). The response is not decoded: a successful call means the put
+// committed on a quorum and was applied, which is all the bench times.
+import { Client, credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
+
+const PUT_PATH = "/etcdserverpb.KV/Put";
+
+function varint(n: number): Buffer {
+  const out: number[] = [];
+  while (n > 0x7f) {
+    out.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  out.push(n);
+  return Buffer.from(out);
+}
+
+/** etcdserverpb.PutRequest{key, value} on the wire. */
+export function encodePutRequest(key: Buffer, value: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([0x0a]), varint(key.length), key, Buffer.from([0x12]), varint(value.length), value]);
+}
+
+export class EtcdKv {
+  private readonly client: Client;
+
+  /** `url` as etcd advertises it, e.g. http://127.0.0.1:2379. */
+  constructor(url: string) {
+    this.client = new Client(url.replace(/^https?:\/\//, ""), credentials.createInsecure(), {
+      // The same message limit the swarmd control client uses.
+      "grpc.max_receive_message_length": 4 * 1024 * 1024,
+    });
+  }
+
+  put(key: Buffer, value: Buffer, deadlineMs = 10_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.client.makeUnaryRequest(
+        PUT_PATH,
+        (req: Buffer) => req,
+        (res: Buffer) => res,
+        encodePutRequest(key, value),
+        new Metadata(),
+        { deadline: Date.now() + deadlineMs },
+        (err: ServiceError | null) => (err ? reject(err) : resolve()),
+      );
+    });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
