@@ -81,7 +81,7 @@ describe("services become running containers (single node, real engine)", { time
 
   after(async () => {
     client?.close();
-    proc.child.kill("SIGTERM");
+    proc.kill();
     await proc.exited;
     // swarmd leaves its containers running on purpose; clean them up here.
     if (nodeId) await removeContainersByLabel(engine, "com.docker.swarm.node.id", nodeId);
@@ -143,5 +143,26 @@ describe("services become running containers (single node, real engine)", { time
     await waitFor("no containers left", async () => ((await containers(serviceId)).length === 0 ? true : undefined));
     const left = (await unary<"listServices", object, { services: Service[] }>(client, "listServices", { filters: undefined })).services;
     assert.ok(!left.some((s) => s.id === serviceId));
+  });
+
+  test("stopping swarmd (SIGTERM) leaves the node's running containers alone", async () => {
+    const res = await unary<"createService", CreateServiceRequest, CreateServiceResponse>(client, "createService", CreateServiceRequest.fromPartial({
+      spec: {
+        annotations: { name: `${name}-keep` },
+        task: { runtime: { $case: "container", value: { image: "busybox:local", command: ["sleep"], args: ["3600"] } } },
+        mode: { $case: "replicated", value: { replicas: 1 } },
+      },
+    }));
+    const keepId = res.service!.id;
+    await waitFor("1 running task", async () => ((await running(keepId)).length === 1 ? true : undefined));
+    const before = await containers(keepId);
+    assert.equal(before.length, 1);
+    proc.child.kill("SIGTERM");
+    const exit = await proc.exited;
+    assert.equal(exit.code, 0);
+    const after = await containers(keepId);
+    assert.equal(after.length, 1);
+    assert.equal(after[0]!.Id, before[0]!.Id);
+    assert.equal(after[0]!.State, "running");
   });
 });
