@@ -2,6 +2,7 @@
 // tasks, and a poll-until helper, for orchestrator and scheduler tests.
 import {
   Cluster,
+  ContainerSpec,
   NodeRole,
   NodeSpec_Availability,
   NodeSpec_Membership,
@@ -11,6 +12,7 @@ import {
   Service,
   TaskState,
   durationFromMillis,
+  UpdateConfig,
   type Task,
   type TaskSpec,
 } from "../../src/shared/api/index.js";
@@ -58,6 +60,8 @@ export function makeNode(id: string, o: NodeOpts = {}): Node {
 }
 
 export interface ServiceOpts {
+  update?: Partial<UpdateConfig>;
+  rollback?: Partial<UpdateConfig>;
   replicas?: number;
   global?: boolean;
   restart?: { condition?: RestartPolicy_RestartCondition; delayMs?: number; maxAttempts?: number; windowMs?: number };
@@ -69,7 +73,7 @@ export interface ServiceOpts {
 
 export function makeService(name: string, o: ServiceOpts = {}): Service {
   const task: Partial<TaskSpec> = {
-    runtime: { $case: "container", value: { image: "alpine:latest" } as never },
+    runtime: { $case: "container", value: ContainerSpec.fromPartial({ image: "alpine:latest", command: ["sleep"], args: ["1000"] }) },
     placement: { constraints: o.constraints ?? [], preferences: [], platforms: [], maxReplicas: o.maxReplicas ?? 0 },
   };
   if (o.restart) {
@@ -94,6 +98,8 @@ export function makeService(name: string, o: ServiceOpts = {}): Service {
       annotations: { name },
       task,
       mode: o.global ? { $case: "global", value: {} } : { $case: "replicated", value: { replicas: o.replicas ?? 1 } },
+      update: o.update ? UpdateConfig.fromPartial(o.update) : undefined,
+      rollback: o.rollback ? UpdateConfig.fromPartial(o.rollback) : undefined,
     },
     specVersion: { index: 0 },
   });
@@ -139,3 +145,34 @@ export async function setNode(env: Env, id: string, change: (n: Node) => Node): 
 }
 
 export { TaskState, NodeStatus_State, NodeSpec_Availability, NodeRole, RestartPolicy_RestartCondition };
+
+/**
+ * Change a service's spec as the control API's UpdateService does: the old
+ * spec becomes the previous one, the spec version becomes the service's
+ * version, the update status is cleared.
+ */
+export async function updateServiceSpec(env: Env, id: string, change: (spec: NonNullable<Service["spec"]>) => NonNullable<Service["spec"]>): Promise<void> {
+  await env.write((tx) => {
+    const s = tx.get("service", id)!;
+    tx.update("service", {
+      ...s,
+      previousSpec: s.spec,
+      previousSpecVersion: s.specVersion,
+      spec: change(s.spec!),
+      specVersion: { index: s.meta!.version!.index },
+      updateStatus: undefined,
+    });
+  });
+}
+
+/** A copy of a spec whose container runs with other args. */
+export function withArgs(spec: NonNullable<Service["spec"]>, args: string[]): NonNullable<Service["spec"]> {
+  const task = spec.task!;
+  const rt = task.runtime;
+  if (rt?.$case !== "container") throw new Error("not a container spec");
+  return { ...spec, task: { ...task, runtime: { $case: "container", value: { ...rt.value, args } } } };
+}
+
+export function argsOf(t: Task): string[] {
+  return t.spec?.runtime?.$case === "container" ? (t.spec.runtime.value.args ?? []) : [];
+}
