@@ -19,6 +19,7 @@ import { Session, DISPATCHER_RPC_TIMEOUT_MS } from "./session.js";
 import { StatusReporter } from "./status-reporter.js";
 import { TaskDb } from "./task-db.js";
 import { Worker } from "./worker.js";
+import { DependencyStore } from "./dependencies.js";
 
 const log = getLogger("agent");
 
@@ -73,6 +74,8 @@ export class Agent {
   private readonly opts: AgentOptions;
   private readonly timings: AgentTimings;
   private readonly reporter: StatusReporter;
+  /** Secrets and configs from the assignments, in memory only. */
+  readonly dependencies = new DependencyStore();
   private readonly stopping = new AbortController();
   private worker: Worker | undefined;
   private db: TaskDb | undefined;
@@ -109,6 +112,7 @@ export class Agent {
       db: this.db,
       reporter: this.reporter,
       taskRetryMs: this.timings.taskRetryMs,
+      dependencies: this.dependencies,
     });
     await this.worker.init();
     let known: KnownManager[] = [];
@@ -239,6 +243,7 @@ export class Agent {
         onMessage: (message) => this.onSessionMessage(conn, message),
         onComplete: (tasks) => void worker.assign(tasks),
         onIncremental: (updated, removed) => void worker.update(updated, removed),
+        onDependencies: (complete, changes) => this.dependencies.apply(complete, changes),
       },
       { rpcTimeoutMs: this.timings.rpcTimeoutMs },
     );

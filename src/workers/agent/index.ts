@@ -2,6 +2,8 @@
 // reconciler, task DB) from the boot data and serves AgentApi to main.
 // Stopping the agent never touches running containers: a restarted agent
 // adopts them.
+import { statSync } from "node:fs";
+import { join } from "node:path";
 import { workerData } from "node:worker_threads";
 import { connectApi, exposeApi } from "../../shared/channel/index.js";
 import { freezeConfig, formatHostPort } from "../../shared/config.js";
@@ -36,11 +38,24 @@ const localManager = connectApi<LocalManagerApi & LocalDispatcherApi>(boot.manag
 });
 let state: LifecycleState = "starting";
 
+/**
+ * Secret and config files live on a tmpfs when the host has one (/dev/shm),
+ * so secret data is never written to a disk; else under the state dir.
+ */
+function taskFilesRoot(): string {
+  try {
+    if (statSync("/dev/shm").isDirectory()) return join("/dev/shm", "swarmkit-ts", boot.identity.nodeId);
+  } catch {
+    // no /dev/shm on this host
+  }
+  return join(config.stateDir, "worker", "files");
+}
+
 const agent = new Agent({
   nodeId: boot.identity.nodeId,
   tls: boot.identity.tls,
   stateDir: config.stateDir,
-  executor: new DockerExecutor(config.engineAddr),
+  executor: new DockerExecutor(config.engineAddr, { filesRoot: taskFilesRoot() }),
   hostname: config.hostname,
   genericResources: config.genericNodeResources,
   ...(config.joinAddr ? { extraManagers: [formatHostPort(config.joinAddr)] } : {}),

@@ -16,6 +16,7 @@ import {
 import { SwarmError, errorMessage } from "../../shared/errors.js";
 import { getLogger } from "../../shared/logging.js";
 import type { DispatcherConnection, StreamHandle } from "./connection/types.js";
+import type { DependencyChanges } from "./dependencies.js";
 import type { StatusUpdate } from "./status-reporter.js";
 
 const log = getLogger("agent/session");
@@ -30,6 +31,11 @@ export interface SessionHandlers {
   onMessage(message: SessionMessage): void;
   onComplete(tasks: Task[]): void;
   onIncremental(updated: Task[], removed: string[]): void;
+  /**
+   * Secrets and configs of the same message, delivered before its tasks
+   * (complete: they replace everything known).
+   */
+  onDependencies?(complete: boolean, changes: DependencyChanges): void;
 }
 
 export type SessionEnd = { reason: "closed" } | { reason: "error"; error: Error; registered: boolean };
@@ -151,12 +157,29 @@ export class Session {
     this.lastResultsIn = m.resultsIn;
     const updated: Task[] = [];
     const removed: string[] = [];
+    const deps: DependencyChanges = { secrets: [], configs: [], removedSecrets: [], removedConfigs: [] };
     for (const c of m.changes) {
       const item = c.assignment?.item;
-      if (item?.$case !== "task") continue; // secrets, configs, volumes: not handled by this agent
-      if (c.action === AssignmentChange_AssignmentAction.REMOVE) removed.push(item.value.id);
-      else updated.push(item.value);
+      const remove = c.action === AssignmentChange_AssignmentAction.REMOVE;
+      switch (item?.$case) {
+        case "task":
+          if (remove) removed.push(item.value.id);
+          else updated.push(item.value);
+          break;
+        case "secret":
+          if (remove) deps.removedSecrets.push(item.value.id);
+          else deps.secrets.push(item.value);
+          break;
+        case "config":
+          if (remove) deps.removedConfigs.push(item.value.id);
+          else deps.configs.push(item.value);
+          break;
+        default:
+          break; // volumes: not handled by this agent
+      }
     }
+    // Before the tasks, so a task never starts without what it references.
+    this.handlers.onDependencies?.(m.type === AssignmentsMessage_Type.COMPLETE, deps);
     if (m.type === AssignmentsMessage_Type.COMPLETE) this.handlers.onComplete(updated);
     else this.handlers.onIncremental(updated, removed);
   }

@@ -9,7 +9,7 @@ import { errorMessage } from "../../shared/errors.js";
 import { getLogger } from "../../shared/logging.js";
 import { advanceTask, type ContainerController, type DockerExecutor } from "./executor/index.js";
 import { sleep } from "./backoff.js";
-import { toApiStatus, toContainerTask, toStepStatus } from "./task-mapping.js";
+import { toApiStatus, toContainerTask, toStepStatus, type DependencyLookup } from "./task-mapping.js";
 
 const log = getLogger("agent/task-manager");
 
@@ -21,6 +21,8 @@ export interface TaskManagerDeps {
   /** Persists and reports a status change (the worker wires DB and reporter). */
   onStatus(task: Task, status: TaskStatus): Promise<void>;
   retryMs?: number;
+  /** Secrets and configs received with the assignments (files resolved at container creation). */
+  dependencies?: DependencyLookup;
 }
 
 export class TaskManager {
@@ -127,7 +129,7 @@ export class TaskManager {
       }
       if (!this.ctl) {
         try {
-          this.ctl = this.deps.executor.controller(toContainerTask(this.task));
+          this.ctl = this.deps.executor.controller(toContainerTask(this.task, this.deps.dependencies));
         } catch (err) {
           await this.setStatus(toApiStatus({ state: TaskState.REJECTED, message: "rejected", err: errorMessage(err) }));
           continue;

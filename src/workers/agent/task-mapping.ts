@@ -2,7 +2,11 @@
 // executor's plain types (ContainerTask, TaskStepStatus).
 import { Mount_Type, TaskState, durationToMillis, type Task, type TaskStatus } from "../../shared/api/index.js";
 import { SwarmError } from "../../shared/errors.js";
-import type { ContainerTask, TaskMount, TaskStepStatus } from "./executor/index.js";
+import { fileTarget, parseId, type ContainerTask, type TaskFile, type TaskMount, type TaskStepStatus } from "./executor/index.js";
+import type { DependencyStore } from "./dependencies.js";
+
+/** Where the agent looks up the secrets and configs a task references. */
+export type DependencyLookup = Pick<DependencyStore, "secret" | "config">;
 
 const MOUNT_TYPES: Partial<Record<Mount_Type, TaskMount["type"]>> = {
   [Mount_Type.BIND]: "bind",
@@ -15,7 +19,7 @@ function nonEmpty<T>(list: T[] | undefined): T[] | undefined {
 }
 
 /** The executor's view of a task; throws INVALID_ARGUMENT for what it cannot run. */
-export function toContainerTask(t: Task): ContainerTask {
+export function toContainerTask(t: Task, deps?: DependencyLookup): ContainerTask {
   const runtime = t.spec?.runtime;
   if (runtime?.$case !== "container") {
     throw new SwarmError("INVALID_ARGUMENT", `task ${t.id}: unsupported runtime ${runtime?.$case ?? "(none)"}; only container tasks run here`);
@@ -71,7 +75,36 @@ export function toContainerTask(t: Task): ContainerTask {
   opt("capAdd", nonEmpty(c.capabilityAdd));
   opt("capDrop", nonEmpty(c.capabilityDrop));
   opt("hosts", nonEmpty(c.hosts));
+  if (deps && (c.secrets.length > 0 || c.configs.length > 0)) out.resolveFiles = () => taskFiles(t, deps);
   return out;
+}
+
+/**
+ * The files of a task's secret and config references (SwarmKit's
+ * dependency getter): a reference whose object this node has not received
+ * makes the task fail to prepare. Configs with a runtime target (credential
+ * specs) have no file.
+ */
+export function taskFiles(t: Task, deps: DependencyLookup): TaskFile[] {
+  const runtime = t.spec?.runtime;
+  if (runtime?.$case !== "container") return [];
+  const files: TaskFile[] = [];
+  for (const ref of runtime.value.secrets) {
+    if (ref.target?.$case !== "file") continue;
+    const secret = deps.secret(ref.secretId);
+    if (!secret) throw new SwarmError("FAILED_PRECONDITION", `secret ${ref.secretName} (${ref.secretId}) is not available on this node`);
+    const f = ref.target.value;
+    files.push({ kind: "secret", id: ref.secretId, target: fileTarget("secret", f.name || ref.secretName), uid: parseId(f.uid, "secret uid"), gid: parseId(f.gid, "secret gid"), mode: f.mode || 0o444, data: secret.spec?.data ?? new Uint8Array() });
+  }
+  for (const ref of runtime.value.configs) {
+    if (ref.target?.$case !== "file") continue;
+    const config = deps.config(ref.configId);
+    if (!config) throw new SwarmError("FAILED_PRECONDITION", `config ${ref.configName} (${ref.configId}) is not available on this node`);
+    const f = ref.target.value;
+    if (f.name === "") throw new SwarmError("INVALID_ARGUMENT", `config ${ref.configName}: no target path`);
+    files.push({ kind: "config", id: ref.configId, target: fileTarget("config", f.name), uid: parseId(f.uid, "config uid"), gid: parseId(f.gid, "config gid"), mode: f.mode || 0o444, data: config.spec?.data ?? new Uint8Array() });
+  }
+  return files;
 }
 
 /** The executor's step status from a stored/reported api status. */

@@ -8,20 +8,21 @@
 import type { Task, TaskStatus } from "../../shared/api/index.js";
 import { errorMessage } from "../../shared/errors.js";
 import { getLogger } from "../../shared/logging.js";
-import type { DockerExecutor } from "./executor/index.js";
+import type { DockerExecutor, TaskFiles } from "./executor/index.js";
 import type { StatusReporter } from "./status-reporter.js";
 import type { TaskDb } from "./task-db.js";
 import { TaskManager } from "./task-manager.js";
-import { initialStatus } from "./task-mapping.js";
+import { initialStatus, type DependencyLookup } from "./task-mapping.js";
 
 const log = getLogger("agent/worker");
 
 export interface WorkerDeps {
   nodeId: string;
-  executor: Pick<DockerExecutor, "controller" | "ping" | "listTaskContainers">;
+  executor: Pick<DockerExecutor, "controller" | "ping" | "listTaskContainers"> & { readonly files?: TaskFiles | undefined };
   db: TaskDb;
   reporter: StatusReporter;
   taskRetryMs?: number;
+  dependencies?: DependencyLookup;
 }
 
 export class Worker {
@@ -117,6 +118,7 @@ export class Worker {
     const m = new TaskManager(task, status, {
       executor: this.deps.executor,
       retryMs: this.deps.taskRetryMs,
+      ...(this.deps.dependencies ? { dependencies: this.deps.dependencies } : {}),
       onStatus: async (t, s) => {
         if (this.managers.get(t.id) !== m) return; // removed meanwhile
         await this.persist(t, s);
@@ -171,6 +173,9 @@ export class Worker {
       this.swept = false;
       return;
     }
+    // Secret/config directories of tasks gone while this agent was down.
+    const keep = new Set([...assigned, ...this.managers.keys()]);
+    await this.deps.executor.files?.sweep(keep).catch((err: unknown) => log.warn({ err: errorMessage(err) }, "cannot sweep task file directories"));
     for (const c of containers) {
       if (assigned.has(c.taskId) || this.managers.has(c.taskId) || this.closed) continue;
       log.info({ task: c.taskId, container: c.containerId }, "removing the container of a task no longer assigned");

@@ -7,6 +7,7 @@ import { errorMessage } from "../../../shared/errors.js";
 import type { DockerClient, ContainerDetails } from "./docker-client.js";
 import { EngineError, isEngineError } from "./engine-errors.js";
 import { containerCreateOptions, stopTimeoutSeconds, taskName } from "./container-spec.js";
+import type { TaskFiles } from "./task-files.js";
 import type { ContainerTask, ExitResult } from "./types.js";
 
 const log = getLogger("agent/executor/container-controller");
@@ -29,7 +30,11 @@ export class ContainerController {
   private readonly closing = new AbortController();
   private pull: Promise<void> | undefined;
 
-  constructor(client: DockerClient, task: ContainerTask) {
+  constructor(
+    client: DockerClient,
+    task: ContainerTask,
+    private readonly files?: TaskFiles,
+  ) {
     if (!task.image) throw new EngineError("INVALID_ARGUMENT", "ENGINE_ERROR", `task ${task.taskId}: no image specified`, client.addr);
     this.client = client;
     this.task = task;
@@ -47,8 +52,9 @@ export class ContainerController {
     const existing = await this.inspect();
     if (existing) return "existing";
     await this.ensureImage();
+    const create = containerCreateOptions(await this.withFiles());
     try {
-      await this.client.createContainer(containerCreateOptions(this.task));
+      await this.client.createContainer(create);
     } catch (err) {
       if (isEngineError(err, "NAME_CONFLICT")) {
         await this.client.inspectContainer(this.name);
@@ -60,6 +66,15 @@ export class ContainerController {
       throw err;
     }
     return "created";
+  }
+
+  /** The task with its secret/config files written and bind-mounted. */
+  private async withFiles(): Promise<ContainerTask> {
+    const files = this.task.resolveFiles?.() ?? [];
+    if (files.length === 0) return this.task;
+    if (!this.files) throw new EngineError("FAILED_PRECONDITION", "ENGINE_ERROR", `task ${this.task.taskId}: this executor has no directory for secret and config files`, this.client.addr);
+    const mounts = await this.files.write(this.task.taskId, files);
+    return { ...this.task, mounts: [...(this.task.mounts ?? []), ...mounts] };
   }
 
   private ensureImage(): Promise<void> {
@@ -162,6 +177,7 @@ export class ContainerController {
       log.debug({ task: this.task.taskId, err: errorMessage(err) }, "shutdown failed on removal");
     }
     await this.client.removeContainer(this.name);
+    await this.files?.remove(this.task.taskId);
   }
 
   /** The container's current status, or undefined when it does not exist. */

@@ -4,13 +4,17 @@
 import { DockerClient, type DockerClientOptions, type EventSubscription } from "./docker-client.js";
 import { ContainerController } from "./container-controller.js";
 import { LABEL_NODE_ID } from "./container-spec.js";
+import { TaskFiles } from "./task-files.js";
 import type { ContainerTask, EngineDescription, TaskContainer, TaskContainerEvent } from "./types.js";
 
 export class DockerExecutor {
   readonly client: DockerClient;
+  /** Per-task secret/config files (absent: tasks that reference any are rejected). */
+  readonly files: TaskFiles | undefined;
 
-  constructor(engineAddr: string, opts: DockerClientOptions = {}) {
+  constructor(engineAddr: string, opts: DockerClientOptions & { filesRoot?: string } = {}) {
     this.client = new DockerClient(engineAddr, opts);
+    this.files = opts.filesRoot ? new TaskFiles(opts.filesRoot) : undefined;
   }
 
   get engineAddr(): string {
@@ -29,7 +33,7 @@ export class DockerExecutor {
 
   /** A controller for one task; cheap, does not talk to the engine. */
   controller(task: ContainerTask): ContainerController {
-    return new ContainerController(this.client, task);
+    return new ContainerController(this.client, task, this.files);
   }
 
   /** Task containers on this engine, running or not, optionally only those of one node. */

@@ -20,4 +20,5 @@ export {
   LABEL_SERVICE_ID,
   LABEL_SERVICE_NAME,
 } from "./container-spec.js";
+export { TaskFiles, fileTarget, parseId, SECRETS_DIR, CONFIGS_DIR, type TaskFile } from "./task-files.js";
 export type * from "./types.js";

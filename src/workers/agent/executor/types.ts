@@ -1,6 +1,7 @@
 // Plain input and output types of the Docker executor. They are independent
 // of the generated protobuf types on purpose: the agent maps its api.Task onto
 // ContainerTask, and ContainerStatus / TaskStatusUpdate back onto api types.
+import type { TaskFile } from "./task-files.js";
 
 /** A mount as in SwarmKit's api.Mount (bind, volume or tmpfs). */
 export interface TaskMount {
@@ -70,6 +71,12 @@ export interface ContainerTask {
    * the local image used if present.
    */
   pullPolicy?: "missing" | "always";
+  /**
+   * The secret and config files the container needs, resolved only when it
+   * is created (an adopted container already has them); throws when one is
+   * not available on this node.
+   */
+  resolveFiles?: () => TaskFile[];
 }
 
 /** SwarmKit's ContainerStatus plus the Docker state that produced it. */
