@@ -10,6 +10,8 @@
 // connection per side, for WARMUP seconds unmeasured then SECONDS measured;
 // first through the leader, then (extra line) through a follower, which
 // forwards to the leader. The clusters run one after the other, never together.
+// Also a non-replicated read's round trip through each API (what the client,
+// gRPC and TLS cost before raft adds anything).
 // Output: JSON lines on stdout, progress on stderr.
 // Usage: node build/scripts/bench-replication.js [--seconds 5] [--warmup 1] [--value 256]
 import { spawn, execFile } from "node:child_process";
@@ -123,6 +125,18 @@ function report(name: string, system: string, via: string, writers: number, r: R
   return { writesPerSec, p50: latency.p50, p99: latency.p99 };
 }
 
+/** p50/p99 of `n` sequential calls of `call` after a short warm-up: the API's own round trip. */
+async function sequentialRtt(call: () => Promise<unknown>, n = 1000): Promise<{ p50: number; p99: number; max: number }> {
+  for (let i = 0; i < 100; i++) await call();
+  const lat: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = performance.now();
+    await call();
+    lat.push(performance.now() - s);
+  }
+  return latencySummary(lat);
+}
+
 // ---- floors --------------------------------------------------------------------------------
 
 /** p50/p99 of a 64-byte ping-pong with an echo server in another process over 127.0.0.1. */
@@ -170,7 +184,8 @@ async function loopbackRoundTrip(samples = 3000): Promise<{ p50: number; p99: nu
 async function benchSwarmd(value: Buffer): Promise<{ leader: Map<number, Measured>; follower: Map<number, Measured>; forwarding?: string }> {
   progress("starting a 3-manager swarmd cluster");
   const t0 = performance.now();
-  const cluster: SwarmdCluster = await startSwarmdCluster({ managers: 3, tickInterval: "100ms" });
+  // 100 ms ticks with a 1-tick heartbeat and a 10-tick election timeout: etcd's defaults (100 ms / 1000 ms).
+  const cluster: SwarmdCluster = await startSwarmdCluster({ managers: 3, tickInterval: "100ms", extraArgs: ["--election-tick", "10"] });
   cleanups.push(() => cluster.stop());
   progress(`cluster formed in ${Math.round(performance.now() - t0)} ms`);
   const leaderMember = await cluster.leader();
@@ -189,6 +204,10 @@ async function benchSwarmd(value: Buffer): Promise<{ leader: Map<number, Measure
   ] as const) {
     const client = cluster.connect(member);
     try {
+      if (via === "leader") {
+        const rtt = await sequentialRtt(() => unary(client, "listClusters", { filters: undefined }));
+        emit("api_read_rtt_swarmd_p50", rtt.p50, "ms", { p99: rtt.p99, call: "Control.ListClusters on the leader (no raft)", transport: "TLS over the control unix socket" });
+      }
       if (via === "follower") {
         // Check forwarding once; without it every call would just fail fast.
         try {
@@ -255,6 +274,10 @@ async function benchEtcd(value: Buffer): Promise<{ leader: Map<number, Measured>
   ] as const) {
     const kv = new EtcdKv(url);
     try {
+      if (via === "leader") {
+        const rtt = await sequentialRtt(() => kv.serializableGet(Buffer.from("bench/none")));
+        emit("api_read_rtt_etcd_p50", rtt.p50, "ms", { p99: rtt.p99, call: "KV.Range serializable on the leader (no raft)", transport: "plaintext gRPC over TCP loopback" });
+      }
       for (const writers of CONCURRENCY) {
         progress(`etcd via ${via}, ${writers} writers`);
         const r = await drive(writers, (w, seq) => kv.put(Buffer.from(`bench/${via}/${writers}/${w}/${seq}`), value));

@@ -122,6 +122,6 @@ case "${1:-}" in
   start) [ $# -ge 2 ] || die "usage: $0 start <dir> [base-port]"; start "$2" "${3:-23790}" ;;
   leader) [ $# -eq 2 ] || die "usage: $0 leader <dir>"; leader "$2" ;;
   stop) [ $# -eq 2 ] || die "usage: $0 stop <dir>"; stop "$2" ;;
-  install) install_etcd; check_version; etcd --version | head -1 ;;
+  install) install_etcd; check_version; etcd --version | sed -n 1p ;;
   *) die "usage: $0 start <dir> [base-port] | leader <dir> | stop <dir> | install" ;;
 esac

@@ -1,11 +1,15 @@
-// The smallest etcd v3 client the replication benchmark needs: KV.Put over
+// The smallest etcd v3 client the replication benchmark needs: KV.Put (and a
+// serializable KV.Range, to time the API without raft) over
 // plaintext gRPC (@grpc/grpc-js), with etcdserverpb.PutRequest encoded by hand
 // (key = field 1, value = field 2, both bytes; the other fields keep their
 // defaults). The response is not decoded: a successful call means the put
 // committed on a quorum and was applied, which is all the bench times.
+// Field numbers: etcd api/etcdserverpb/rpc.proto (PutRequest key=1 value=2;
+// RangeRequest key=1 serializable=7).
 import { Client, credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
 
 const PUT_PATH = "/etcdserverpb.KV/Put";
+const RANGE_PATH = "/etcdserverpb.KV/Range";
 
 function varint(n: number): Buffer {
   const out: number[] = [];
@@ -22,6 +26,11 @@ export function encodePutRequest(key: Buffer, value: Buffer): Buffer {
   return Buffer.concat([Buffer.from([0x0a]), varint(key.length), key, Buffer.from([0x12]), varint(value.length), value]);
 }
 
+/** etcdserverpb.RangeRequest{key, serializable: true}: answered from the member's own state, no raft round. */
+export function encodeSerializableGet(key: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([0x0a]), varint(key.length), key, Buffer.from([0x38, 0x01])]);
+}
+
 export class EtcdKv {
   private readonly client: Client;
 
@@ -34,12 +43,21 @@ export class EtcdKv {
   }
 
   put(key: Buffer, value: Buffer, deadlineMs = 10_000): Promise<void> {
+    return this.call(PUT_PATH, encodePutRequest(key, value), deadlineMs);
+  }
+
+  /** A local read, for the API's own round-trip cost without replication. */
+  serializableGet(key: Buffer, deadlineMs = 10_000): Promise<void> {
+    return this.call(RANGE_PATH, encodeSerializableGet(key), deadlineMs);
+  }
+
+  private call(path: string, body: Buffer, deadlineMs: number): Promise<void> {
     return new Promise((resolve, reject) => {
       this.client.makeUnaryRequest(
-        PUT_PATH,
+        path,
         (req: Buffer) => req,
         (res: Buffer) => res,
-        encodePutRequest(key, value),
+        body,
         new Metadata(),
         { deadline: Date.now() + deadlineMs },
         (err: ServiceError | null) => (err ? reject(err) : resolve()),
