@@ -21,7 +21,7 @@ import {
 } from "../../../shared/api/index.js";
 import { errorMessage } from "../../../shared/errors.js";
 import { getLogger } from "../../../shared/logging.js";
-import type { MemoryStore, Proposer, Tx } from "../store/index.js";
+import type { MemoryStore, Proposer, ReadTx, Tx } from "../store/index.js";
 import { isTaskDirty, sameServiceSpec } from "./dirty.js";
 import type { RestartSupervisor } from "./restart-supervisor.js";
 import { updateWithRetry } from "./retry.js";
@@ -232,8 +232,16 @@ export class Updater {
     return slot.length > 1 || (slot.length === 1 && isTaskDirty(this.service, slot[0]!));
   }
 
-  /** Replace one slot: reuse a task that already has the new spec, else create one. */
-  private async updateSlot(slot: Slot, order: UpdateConfig_UpdateOrder): Promise<void> {
+  /**
+   * Replace one slot: reuse a task that already has the new spec, else create
+   * one. The slot is read again first: a restart may have replaced its task
+   * since the orchestrator listed it.
+   */
+  private async updateSlot(listed: Slot, order: UpdateConfig_UpdateOrder): Promise<void> {
+    const first = listed[0]!;
+    const key: SlotKey = { serviceId: this.service.id, slot: first.slot, nodeId: first.nodeId, global: isGlobalService(this.service) };
+    const slot = this.store.view((tx) => slotTasks(tx, key));
+    if (slot.length === 0 || !this.isSlotDirty(slot)) return;
     let running: Task | undefined;
     let clean: Task | undefined;
     for (const t of slot) {
@@ -247,9 +255,7 @@ export class Updater {
     const existing = running ?? clean;
     if (existing !== undefined) return this.useExistingTask(slot, existing);
 
-    const first = slot[0]!;
-    const global = isGlobalService(this.service);
-    const fresh: Task = { ...newTask(this.service, global ? 0 : first.slot, global ? first.nodeId : "", this.now()), desiredState: TaskState.READY };
+    const fresh: Task = { ...newTask(this.service, key.global ? 0 : key.slot, key.global ? key.nodeId : "", this.now()), desiredState: TaskState.READY };
     this.updatedTasks.set(fresh.id, 0);
     const startFirst = order === UpdateConfig_UpdateOrder.START_FIRST;
 
@@ -258,7 +264,7 @@ export class Updater {
     const created = await updateWithRetry(this.store, this.proposer, (tx) => {
       if (tx.get("service", this.service.id) === undefined) return false;
       if (tx.get("task", fresh.id) === undefined) tx.create("task", fresh);
-      old = startFirst ? undefined : shutdownTasks(tx, slot);
+      old = startFirst ? undefined : shutdownTasks(tx, slotTasks(tx, key).filter((t) => t.id !== fresh.id));
       return true;
     });
     if (!created || this.stopped) return;
@@ -270,7 +276,7 @@ export class Updater {
     if (up === undefined) return;
     this.updatedTasks.set(up.id, this.now().getTime());
     if (startFirst && stateOf(up) === TaskState.RUNNING) {
-      await updateWithRetry(this.store, this.proposer, (tx) => void shutdownTasks(tx, slot));
+      await updateWithRetry(this.store, this.proposer, (tx) => void shutdownTasks(tx, slotTasks(tx, key).filter((t) => t.id !== up.id)));
     }
   }
 
@@ -372,6 +378,19 @@ export class Updater {
       log.warn({ service: this.service.id, err: errorMessage(err) }, "could not record the update status");
     }
   }
+}
+
+interface SlotKey {
+  serviceId: string;
+  slot: number;
+  nodeId: string;
+  global: boolean;
+}
+
+/** The runnable tasks of a slot (replicated) or of the service on a node (global), as stored now. */
+function slotTasks(tx: ReadTx, k: SlotKey): Task[] {
+  const all = k.global ? tx.tasksByNode(k.nodeId).filter((t) => t.serviceId === k.serviceId && t.slot === 0) : tx.tasksBySlot(k.serviceId, k.slot);
+  return all.filter((t) => t.desiredState <= TaskState.RUNNING);
 }
 
 function status(state: UpdateStatus_UpdateState, message: string, now: Date): UpdateStatus {
