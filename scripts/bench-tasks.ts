@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { CreateServiceRequest, type CreateServiceResponse, type ListTasksResponse } from "../src/shared/api/index.js";
+import { CreateServiceRequest, NodeStatus_State, type CreateServiceResponse, type ListNodesResponse, type ListTasksResponse } from "../src/shared/api/index.js";
 import { unary, waitForControl } from "../test/helpers/control.js";
 import { rawDocker, removeContainersByLabel, startEngine, uniqueId } from "../test/helpers/engine.js";
 import { emit } from "./lib/bench-util.js";
@@ -48,6 +48,12 @@ const child = spawn(process.execPath, [SWARMD, "-d", stateDir, "--listen-remote-
 let nodeId = "";
 try {
   const client = await waitForControl(join(stateDir, "swarmd.sock"));
+  // Measure from a settled node: its agent's session is up and it is READY.
+  for (;;) {
+    const res = await unary<"listNodes", object, ListNodesResponse>(client, "listNodes", { filters: undefined });
+    if (res.nodes.some((n) => n.status?.state === NodeStatus_State.READY)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
   for (const n of SIZES) {
     const floor = await engineFloor(n);
     const t0 = performance.now();
