@@ -86,7 +86,12 @@ export async function bootstrapClusterObjects(
   await update(store, proposer, (tx) => {
     if (!tx.get("cluster", identity.clusterId)) {
       if (!identity.rootCaKeyPem) {
-        log.warn("no cluster object and no root CA key: this manager cannot create the default cluster");
+        // Only possible after a crash between creating the identity and the first commit: the root
+        // CA key lived in memory only. Nothing can be signed; the operator must start afresh.
+        log.error(
+          { clusterId: identity.clusterId },
+          "the cluster object was never written and the root CA key is gone (swarmd stopped during its first start): remove the state dir and bootstrap again",
+        );
       } else {
         tx.create("cluster", defaultClusterObject(identity, identity.rootCaKeyPem, d));
         log.info({ clusterId: identity.clusterId }, "created the default cluster object");
