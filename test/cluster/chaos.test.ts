@@ -8,7 +8,7 @@ import { runChaos } from "../../scripts/lib/chaos.js";
 
 const seed = process.env["CHAOS_SEED"] ? Number(process.env["CHAOS_SEED"]) : Math.floor(Math.random() * 2 ** 31);
 
-test(`chaos (seed ${seed}): no acknowledged write lost or duplicated, one leader per term, convergence`, { timeout: 110_000 }, async () => {
+test(`chaos (seed ${seed}): no acknowledged write lost or duplicated, one leader per term, convergence`, { timeout: 150_000 }, async () => {
   const res = await runChaos({ seed, durationMs: 25_000, quorumLoss: true, tickInterval: "100ms" });
   console.log(JSON.stringify({ ...res, violations: res.violations.slice(0, 20) }));
   assert.deepEqual(res.violations, [], `seed ${seed}`);
