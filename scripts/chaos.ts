@@ -27,5 +27,5 @@ print({ name: "chaos.longest_unavailability", value: res.longestUnavailabilityMs
 print({ name: "chaos.longest_unavailability_one_node_down", value: res.mainPhaseLongestUnavailabilityMs, unit: "ms", ...details });
 print({ name: "chaos.shared_terms", value: res.sharedTerms.length, unit: "terms", ...details });
 for (const v of res.violations) print({ event: "violation", detail: v });
-print({ event: res.violations.length === 0 ? "passed" : "FAILED", seed, reproduce: `npm run chaos -- --minutes ${argv.minutes} --seed ${seed}` });
+print({ event: res.violations.length === 0 ? "passed" : "FAILED", seed, reproduce: `npm run chaos -- --minutes ${argv.minutes} --seed ${seed}${argv["quorum-loss"] ? "" : " --no-quorum-loss"} --tick-interval ${argv["tick-interval"]}` });
 process.exit(res.violations.length === 0 ? 0 : 1);
