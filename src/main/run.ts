@@ -3,14 +3,16 @@
 // Exit codes: 0 clean stop, 1 start-up failure or worker crash, 2 usage error.
 import { isIP } from "node:net";
 import { formatHostPort, type NodeConfig } from "../shared/config.js";
-import type { IdentityData } from "../shared/contracts/index.js";
-import { SwarmError, errorMessage } from "../shared/errors.js";
-import { identityData, loadIdentity, loadOrCreateIdentity, requestJoin, saveJoinedIdentity, startNodeRenewer, type JoinResult } from "./identity/index.js";
-import { MANAGER_ROLE } from "../shared/pki/index.js";
+import * as Comlink from "comlink";
+import type { AgentNodeEventSink, IdentityData } from "../shared/contracts/index.js";
+import { SwarmError, errorCode, errorMessage } from "../shared/errors.js";
+import { fetchRootCA, identityData, loadIdentity, loadOrCreateIdentity, requestJoin, saveJoinedIdentity, startNodeRenewer, type JoinResult } from "./identity/index.js";
+import { MANAGER_ROLE, parseJoinToken, rootDigest } from "../shared/pki/index.js";
 import { getLogger, initLogging } from "../shared/logging.js";
 import { parseFlags } from "./flags.js";
 import { acquireStateLock, type StateLock } from "./lock.js";
 import { SwarmNode } from "./node.js";
+import { RoleSync } from "./role-sync.js";
 import { prepareStateDir, writeStateFile, type StateDirLayout } from "./state-dir.js";
 import { productVersion } from "./version.js";
 
@@ -68,11 +70,24 @@ export async function runSwarmd(argv: readonly string[], out: Output = processOu
     const node = await SwarmNode.start({ config, initialRole: identity.role, identity });
     log.info({ role: node.role }, "node is ready");
     const renewer = startNodeRenewer(config.stateDir, identity.tls, node);
+    const roleSync = new RoleSync(node, renewer);
+    roleSync.start();
+    const removed = watchAgent(node, roleSync);
 
     const outcome = await Promise.race([
       node.done.then((exit) => ({ kind: "exit" as const, exit })),
       signalled.then((signal) => ({ kind: "signal" as const, signal })),
+      removed.then((message) => ({ kind: "removed" as const, message })),
     ]);
+    await roleSync.stop();
+    if (outcome.kind === "removed") {
+      // The cluster refuses this certificate for good: retrying forever would hide that. Exit 1, saying what to do.
+      log.fatal({ reason: outcome.message }, `this node was removed from the swarm and its certificate is refused; to join again, empty the state dir ${config.stateDir} and join with a token`);
+      await renewer.stop();
+      await node.stop();
+      out.stderr(`swarmd: this node was removed from the swarm (${outcome.message}); to join again, empty the state dir ${config.stateDir} and join with --join-token\n`);
+      return 1;
+    }
     if (outcome.kind === "signal") {
       log.info({ signal: outcome.signal }, `received ${outcome.signal}, stopping`);
       process.on(outcome.signal, () => log.warn("already stopping"));
@@ -105,17 +120,63 @@ export async function runSwarmd(argv: readonly string[], out: Output = processOu
   }
 }
 
+/** Feeds the agent's role events to RoleSync; resolves when the cluster says this node was removed. */
+function watchAgent(node: SwarmNode, roleSync: RoleSync): Promise<string> {
+  return new Promise<string>((resolve) => {
+    const sink: AgentNodeEventSink = {
+      event: (e) => {
+        if (e.kind === "removed") resolve(e.message);
+        else roleSync.observe(e);
+      },
+    };
+    node.agent.watchNode(Comlink.proxy(sink)).catch((err: unknown) => log.warn({ err: errorMessage(err) }, "cannot watch the agent's node events"));
+  });
+}
+
 /**
  * The network half of a first join (--join-addr with no identity on disk
  * yet): certificate issued and verified, kept in memory.
  */
 async function joinIfNeeded(config: NodeConfig): Promise<JoinResult | undefined> {
   if (config.joinAddr === undefined) return undefined;
-  if (await loadIdentity(config.stateDir, { allowExpired: config.forceNewCluster })) return undefined;
+  const existing = await loadIdentity(config.stateDir, { allowExpired: config.forceNewCluster });
+  if (existing) {
+    await checkSameCluster(config, existing.tls.caPem);
+    return undefined;
+  }
   if (config.joinToken === undefined) {
     throw new SwarmError("INVALID_ARGUMENT", "--join-addr needs --join-token for this node's first join (it has no certificate yet)");
   }
   return requestJoin({ joinAddr: formatHostPort(config.joinAddr), token: config.joinToken });
+}
+
+/**
+ * A node that already has certificates and is given --join-addr must belong
+ * to that cluster: certificates from another root CA fail start-up at once
+ * (SwarmKit's nodes fail fast here too) instead of retrying forever. The
+ * token's digest decides when there is one; else the root the manager
+ * presents. An unreachable manager is not an error (it may come back).
+ */
+async function checkSameCluster(config: NodeConfig, localRootPem: string): Promise<void> {
+  const local = rootDigest(localRootPem);
+  const addr = formatHostPort(config.joinAddr!);
+  const mismatch = (detail: string) =>
+    new SwarmError(
+      "FAILED_PRECONDITION",
+      `the certificates in ${config.stateDir}/certificates belong to another cluster than ${addr} (${detail}); ` +
+        "to join this cluster, empty the state dir and join with a token",
+    );
+  if (config.joinToken !== undefined) {
+    const token = parseJoinToken(config.joinToken);
+    if (token.digestHex !== local) throw mismatch(`the join token's root CA digest is ${token.digestHex}, the local root CA's is ${local}`);
+    return;
+  }
+  try {
+    await fetchRootCA(addr, local);
+  } catch (err) {
+    if (errorCode(err) === "PERMISSION_DENIED") throw mismatch(errorMessage(err));
+    log.warn({ joinAddr: addr, err: errorMessage(err) }, "could not check the local root CA against the join address; continuing");
+  }
 }
 
 /**

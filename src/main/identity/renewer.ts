@@ -81,6 +81,11 @@ export class CertificateRenewer {
     return { ...this.tls };
   }
 
+  /** What the current certificate says (node, role, cluster, validity). */
+  get certificate(): NodeCertInfo {
+    return this.info;
+  }
+
   get renewedCount(): number {
     return this.renewals;
   }
@@ -166,7 +171,7 @@ export class CertificateRenewer {
       { manager: addr, nodeId: renewed.info.nodeId, role: renewed.info.role, notAfter: renewed.info.notAfter.toISOString() },
       "node certificate renewed",
     );
-    if (roleChanged) log.warn({ role: renewed.info.role }, "the renewed certificate carries another role; it applies at the next start");
+    if (roleChanged) log.info({ role: renewed.info.role }, "the renewed certificate carries another role");
     try {
       await this.opts.onRenewed(this.current, renewed.info);
     } catch (err) {

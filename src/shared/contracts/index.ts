@@ -3,7 +3,7 @@
 // agent→manager (LocalManagerApi). Extend by adding methods here.
 export type { Pong, LifecycleState, NodeRole } from "./common.js";
 export type { ManagerApi, ManagerStatus, ManagerServicesStatus } from "./manager.js";
-export type { AgentApi, AgentStatus } from "./agent.js";
+export type { AgentApi, AgentStatus, AgentNodeEvent, AgentNodeEventSink } from "./agent.js";
 export type { LocalManagerApi } from "./local-manager.js";
 export type { LocalDispatcherApi, DispatcherStreamSink, StreamEndError } from "./local-dispatcher.js";
 

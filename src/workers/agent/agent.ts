@@ -5,7 +5,8 @@
 // and feeds assignments to the worker, whose status changes go back through
 // the status reporter. stop() ends the session and the task managers but
 // leaves every container running: a restarted agent adopts them.
-import type { NodeDescription, SessionMessage } from "../../shared/api/index.js";
+import { NodeRole as ApiNodeRole, type NodeDescription, type SessionMessage } from "../../shared/api/index.js";
+import type { AgentNodeEvent, NodeRole } from "../../shared/contracts/index.js";
 import type { GenericResource } from "../../shared/config.js";
 import { errorCode, errorMessage } from "../../shared/errors.js";
 import { getLogger } from "../../shared/logging.js";
@@ -22,6 +23,13 @@ import { Worker } from "./worker.js";
 import { DependencyStore } from "./dependencies.js";
 
 const log = getLogger("agent");
+
+/** How the remote API refuses a removed node's certificate. */
+const REMOVED_NODE = /was removed from swarm/;
+
+function roleName(role: ApiNodeRole): NodeRole {
+  return role === ApiNodeRole.MANAGER ? "manager" : "worker";
+}
 
 /** SwarmKit's nodeUpdatePeriod. */
 export const NODE_UPDATE_PERIOD_MS = 20_000;
@@ -61,6 +69,8 @@ export interface AgentOptions {
    */
   localDispatcher?: () => Promise<DispatcherConnection | undefined>;
   timings?: Partial<AgentTimings>;
+  /** This node's roles as the managers see them changed, or the cluster refused this node as removed. */
+  onNodeEvent?: (e: AgentNodeEvent) => void;
 }
 
 export interface AgentSessionStatus {
@@ -218,6 +228,7 @@ export class Agent {
         if (conn.target !== "local") this.remotes?.failed(conn.target);
         else this.lastWasLocal = true;
         log.warn({ manager: conn.target, err: end.error.message, retryWithinMs: backoff.boundMs }, "session with the dispatcher ended");
+        if (REMOVED_NODE.test(end.error.message)) this.opts.onNodeEvent?.({ kind: "removed", message: end.error.message });
       } else {
         this.lastWasLocal = false; // a deliberate restart may go back to the local manager
       }
@@ -257,6 +268,18 @@ export class Agent {
 
   private onSessionMessage(conn: DispatcherConnection, m: SessionMessage): void {
     this.remotes?.observe(m.managers, conn.target === "local" ? undefined : conn.target);
+    if (m.node) this.observeRoles(m.node.role, m.node.spec?.desiredRole ?? ApiNodeRole.WORKER);
+  }
+
+  /** The last roles seen in a session (main renews the certificate when they change). */
+  lastNodeEvent: Extract<AgentNodeEvent, { kind: "node" }> | undefined;
+
+  private observeRoles(role: ApiNodeRole, desired: ApiNodeRole): void {
+    const e = { kind: "node" as const, role: roleName(role), desiredRole: roleName(desired) };
+    if (this.lastNodeEvent?.role === e.role && this.lastNodeEvent.desiredRole === e.desiredRole) return;
+    this.lastNodeEvent = e;
+    log.info({ role: e.role, desiredRole: e.desiredRole }, "node roles changed");
+    this.opts.onNodeEvent?.(e);
   }
 }
 

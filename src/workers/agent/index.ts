@@ -11,6 +11,7 @@ import {
   TEST_CRASH_ENV,
   type AgentApi,
   type AgentBootData,
+  type AgentNodeEventSink,
   type LifecycleState,
   type LocalDispatcherApi,
   type LocalManagerApi,
@@ -51,6 +52,9 @@ function taskFilesRoot(): string {
   return join(config.stateDir, "worker", "files");
 }
 
+/** Main's listeners for role changes and removal (Comlink proxies). */
+const nodeSinks = new Set<AgentNodeEventSink>();
+
 const agent = new Agent({
   nodeId: boot.identity.nodeId,
   tls: boot.identity.tls,
@@ -59,6 +63,11 @@ const agent = new Agent({
   hostname: config.hostname,
   genericResources: config.genericNodeResources,
   ...(config.joinAddr ? { extraManagers: [formatHostPort(config.joinAddr)] } : {}),
+  onNodeEvent: (e) => {
+    for (const sink of nodeSinks) {
+      Promise.resolve(sink.event(e)).catch(() => nodeSinks.delete(sink));
+    }
+  },
   // On a manager host the session goes to this process's own manager.
   localDispatcher: async () => {
     if (localManager.isClosed() || (await localManager.api.role()) !== "manager") return undefined;
@@ -91,6 +100,10 @@ const agentApi: AgentApi = {
     // The agent holds this very object and builds credentials from it per connection.
     Object.assign(boot.identity.tls, tls);
     log.info("renewed node certificate in use for new manager connections");
+  },
+  watchNode(sink) {
+    nodeSinks.add(sink);
+    if (agent.lastNodeEvent) void Promise.resolve(sink.event(agent.lastNodeEvent)).catch(() => nodeSinks.delete(sink));
   },
   async stop() {
     if (state === "stopped") return;

@@ -1,6 +1,8 @@
 // Manager worker entry. Serves ManagerApi to main and LocalManagerApi to the
 // agent, and runs the role loop: services run only while the role flag says
 // manager; a flip to worker stops them and it waits again, in-process.
+import { readdir, rm } from "node:fs/promises";
+import { join } from "node:path";
 import { workerData } from "node:worker_threads";
 import { exposeApi } from "../../shared/channel/index.js";
 import { freezeConfig } from "../../shared/config.js";
@@ -55,17 +57,54 @@ function settleWaiters(): void {
   }
 }
 
-async function apply(role: NodeRole, generation: number): Promise<void> {
+/** Role changes and raft removals touch `services` one at a time. */
+let serial: Promise<unknown> = Promise.resolve();
+function serialized<T>(fn: () => Promise<T>): Promise<T> {
+  const run = serial.then(fn);
+  serial = run.catch(() => undefined);
+  return run;
+}
+
+/** A demoted or removed manager forgets its raft log (SwarmKit's clearData): a later promotion joins afresh. */
+async function clearRaftData(): Promise<void> {
+  const dir = join(config.stateDir, "raft");
+  for (const entry of await readdir(dir).catch(() => [] as string[])) {
+    await rm(join(dir, entry), { recursive: true, force: true });
+  }
+  log.info({ dir }, "raft data cleared");
+}
+
+/** Removed from raft: stop being a manager now; the role flag follows once the certificate says worker. */
+function watchRemoval(running: ManagerServices): void {
+  running.manager.onRemovedFromRaft(() => {
+    void serialized(async () => {
+      if (services !== running) return;
+      log.warn("this node was removed from the raft cluster: stopping manager services and clearing raft data");
+      services = undefined;
+      await running.stop();
+      await clearRaftData();
+    });
+  });
+}
+
+function apply(role: NodeRole, generation: number): Promise<void> {
+  return serialized(() => applyNow(role, generation));
+}
+
+async function applyNow(role: NodeRole, generation: number): Promise<void> {
   let error: Error | undefined;
   try {
     if (role === "manager" && !services) {
       log.info({ generation }, "role is manager: starting manager services");
       services = await startManagerServices({ config, identity: boot.identity });
+      watchRemoval(services);
     } else if (role === "worker" && services) {
       log.info({ generation }, "role is worker: stopping manager services");
       const running = services;
       services = undefined;
       await running.stop();
+      // Only a demotion gets here (a stop of swarmd goes through stop()).
+      if (generation > 0) await clearRaftData();
     }
   } catch (err) {
     error = err instanceof Error ? err : new Error(String(err));
@@ -114,6 +153,7 @@ const managerApi: ManagerApi = {
     state = "stopping";
     stopping.abort();
     await roleLoop;
+    await serial;
     if (services) {
       const running = services;
       services = undefined;

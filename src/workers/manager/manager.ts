@@ -22,6 +22,7 @@ import { createManagerDispatcher, type ManagerDispatcher } from "./dispatcher/in
 import { createOrchestration } from "./orchestrator/index.js";
 import type { LocalDispatcherApi } from "../../shared/contracts/index.js";
 import { RaftNode, type JoinInfo } from "./raft/raft-node.js";
+import { RoleManager } from "./role-manager.js";
 import { RaftNetwork } from "./raft/transport/index.js";
 import { requestCaller, type RemoteApiServer } from "./remoteapi/index.js";
 import { MemoryStore } from "./store/index.js";
@@ -45,6 +46,8 @@ export interface ManagerOptions {
   advertiseAddr: string;
   /** The remote API listener to register this manager's services on (CA, NodeCA, …). */
   remote?: RemoteApiServer;
+  /** Remote API addresses of known managers ("host:port"), to join raft through when this manager has no raft state. */
+  joinCandidates?: () => Promise<string[]>;
 }
 
 export class Manager {
@@ -63,6 +66,7 @@ export class Manager {
   private lastManagers = "";
   private managersTimer: NodeJS.Timeout | undefined;
   private raftNet: RaftNetwork | undefined;
+  private readonly removedListeners: Array<() => void> = [];
 
   private constructor(private readonly opts: ManagerOptions) {}
 
@@ -113,8 +117,8 @@ export class Manager {
     let joinInfo: JoinInfo | undefined;
     if (this.opts.remote) {
       this.raftNet = new RaftNetwork({ tls: identity.tls, remote: this.opts.remote, callerOf: requestCaller });
-      if (config.joinAddr && !config.forceNewCluster && !(await RaftNode.hasState(raftDir))) {
-        joinInfo = await this.raftNet.join(formatHostPort(config.joinAddr), advertiseAddr);
+      if (!config.forceNewCluster && !(await RaftNode.hasState(raftDir))) {
+        joinInfo = await this.joinRaft(this.raftNet, advertiseAddr);
       }
     }
     this.raft = await RaftNode.open({
@@ -130,7 +134,10 @@ export class Manager {
       ...(joinInfo ? { join: joinInfo } : {}),
     });
     this.raftNet?.setNode(this.raft);
-    this.raft.onRemoved(() => log.warn({ raftId: this.raft.raftId.toString(16) }, "this manager was removed from the raft cluster"));
+    this.raft.onRemoved(() => {
+      log.warn({ raftId: this.raft.raftId.toString(16) }, "this manager was removed from the raft cluster");
+      for (const fn of this.removedListeners) fn();
+    });
     this.raft.onFatal((err) => {
       // Raft cannot go on after a storage failure: crash the worker, main reports it.
       setImmediate(() => {
@@ -145,6 +152,8 @@ export class Manager {
     this.startDispatcher();
     // Allocator, replicated orchestrator, restart supervisor, task reaper, scheduler: leader only.
     for (const c of createOrchestration(this.store, this.raft)) this.addLeaderComponent(c);
+    // Promotions and demotions (node.spec.desiredRole → node.role, raft membership).
+    this.addLeaderComponent(new RoleManager(this.store, this.raft));
 
     this.control = await startControlServer({
       socketPath: config.listenControlApi,
@@ -162,6 +171,40 @@ export class Manager {
     this.opts.remote?.addService(ControlService, this.control.api.handlers(), () => ({ roles: [MANAGER_ROLE] }));
     this.raft.start();
     log.info({ nodeId: identity.nodeId, raftId: this.raft.raftId.toString(16), advertise: advertiseAddr }, "manager started");
+  }
+
+  /**
+   * A manager without raft state joins an existing raft group: through
+   * --join-addr, else through the managers its agent knows (a promoted
+   * worker). Only the node that bootstrapped the cluster (it holds the new
+   * root key) starts a new group; anything else would split the cluster.
+   */
+  private async joinRaft(net: RaftNetwork, advertiseAddr: string): Promise<JoinInfo | undefined> {
+    const { config, identity } = this.opts;
+    const candidates = [
+      ...(config.joinAddr ? [formatHostPort(config.joinAddr)] : []),
+      ...((await this.opts.joinCandidates?.().catch(() => [])) ?? []),
+    ].filter((a, i, all) => a !== advertiseAddr && all.indexOf(a) === i);
+    if (candidates.length === 0) {
+      if (identity.rootCaKeyPem || !this.opts.joinCandidates) return undefined;
+      throw new SwarmError("FAILED_PRECONDITION", "can't initialize raft node: no known manager to join the raft cluster through");
+    }
+    let lastErr: unknown;
+    for (const addr of candidates) {
+      try {
+        return await net.join(addr, advertiseAddr);
+      } catch (err) {
+        lastErr = err;
+        log.warn({ joinAddr: addr, err: errorMessage(err) }, "raft join attempt failed; trying the next known manager");
+      }
+    }
+    throw lastErr;
+  }
+
+  /** This manager was removed from the raft group (demoted, or its member removed while it was down). */
+  onRemovedFromRaft(fn: () => void): void {
+    this.removedListeners.push(fn);
+    if (this.raft?.isRemoved) queueMicrotask(fn);
   }
 
   /** The remote API address of the leader when it is another manager (for forwarding). */

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { formatHostPort, type NodeConfig } from "../../shared/config.js";
 import type { IdentityData, ManagerServicesStatus } from "../../shared/contracts/index.js";
 import { getLogger } from "../../shared/logging.js";
+import { knownManagerAddrs } from "./known-managers.js";
 import { Manager } from "./manager.js";
 import { RemoteApiServer, advertiseAddress, storeClusterView, type ClusterAuthView } from "./remoteapi/index.js";
 import type { MemoryStore } from "./store/index.js";
@@ -64,7 +65,13 @@ export async function startManagerServices(ctx: ManagerContext): Promise<Manager
     const remote = { bound };
     const advertiseAddr = formatHostPort(advertiseAddress(remote.bound, config.advertiseRemoteApi));
 
-    manager = await Manager.start({ config, identity, advertiseAddr, remote: remoteServer });
+    manager = await Manager.start({
+      config,
+      identity,
+      advertiseAddr,
+      remote: remoteServer,
+      joinCandidates: () => knownManagerAddrs(config.stateDir, identity.nodeId),
+    });
     const started = manager;
     stops.push(() => started.stop());
 
