@@ -36,17 +36,24 @@ const CONCURRENCY = [1, 16, 64];
 const ETCD_SCRIPT = fileURLToPath(new URL("../../scripts/etcd-cluster.sh", import.meta.url));
 const run = promisify(execFile);
 
-const progress = (msg: string): void => void process.stderr.write(`bench-replication: ${msg}\n`);
+/** Set by SIGINT/SIGTERM: the clusters are going away, so the runs still in flight report nothing. */
+let aborting = false;
+const progress = (msg: string): void => {
+  if (!aborting) process.stderr.write(`bench-replication: ${msg}\n`);
+};
 
 // ---- clean-up, also on SIGINT/SIGTERM ------------------------------------------------------
 
 const cleanups: (() => Promise<void>)[] = [];
 async function cleanupAll(): Promise<void> {
-  while (cleanups.length > 0) await cleanups.pop()!().catch((err: unknown) => progress(`clean-up failed: ${String(err)}`));
+  while (cleanups.length > 0) {
+    await cleanups.pop()!().catch((err: unknown) => process.stderr.write(`bench-replication: clean-up failed: ${String(err)}\n`));
+  }
 }
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
   process.once(sig, () => {
     progress(`${sig}: cleaning up`);
+    aborting = true;
     void cleanupAll().finally(() => process.exit(130));
   });
 }
@@ -103,6 +110,7 @@ interface Measured {
 }
 
 function report(name: string, system: string, via: string, writers: number, r: RunResult, extra: Record<string, unknown> = {}): Measured | undefined {
+  if (aborting) return undefined;
   if (r.writes === 0) {
     progress(`${name}: no write succeeded (${r.errors} errors; first: ${r.firstError ?? "none"})`);
     return undefined;
