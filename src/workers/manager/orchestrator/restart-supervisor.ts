@@ -19,6 +19,8 @@ const log = getLogger("restart");
 
 /** How long a replacement waits for its predecessor to stop (SwarmKit's defaultOldTaskTimeout). */
 export const OLD_TASK_TIMEOUT_MS = 60_000;
+const MISSING_TASK_RETRIES = 50;
+const MISSING_TASK_RETRY_MS = 20;
 
 export interface RestartSupervisorOptions {
   /** Delay used when a task's restart policy sets none (default 5 s). */
@@ -175,17 +177,25 @@ export class RestartSupervisor {
     d.release = undefined;
   }
 
-  private startNow(d: DelayedStart): void {
-    if (d.done) return;
+  private startNow(d: DelayedStart, attempt = 0): void {
+    if (d.done && attempt === 0) return;
     this.disarm(d);
     if (!this.running) return void d.settle();
+    let missing = false;
     void updateWithRetry(this.store, this.proposer, (tx) => {
       const t = tx.get("task", d.newTaskId);
+      missing = t === undefined;
       if (t === undefined || t.desiredState >= TaskState.RUNNING) return;
       tx.update("task", withDesiredState(t, TaskState.RUNNING));
     })
       .catch((err) => log.warn({ task: d.newTaskId, err: errorMessage(err) }, "could not start the replacement task"))
       .finally(() => {
+        // A short delay armed inside the creating transaction may fire before
+        // that transaction commits: look again a few times.
+        if (missing && attempt < MISSING_TASK_RETRIES && this.running && this.delays.get(d.newTaskId) === d) {
+          d.timer = setTimeout(() => this.startNow(d, attempt + 1), MISSING_TASK_RETRY_MS);
+          return;
+        }
         if (this.delays.get(d.newTaskId) === d) this.delays.delete(d.newTaskId);
         d.settle();
       });
