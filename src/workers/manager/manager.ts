@@ -245,8 +245,7 @@ export class Manager {
       advertiseAddr,
       managers: () => this.raft.members().map((m) => ({ nodeId: m.nodeId, addr: m.addr })),
       isLeader: () => this.raft.isLeader(),
-      leaderRemoteAddr: () => this.leaderRemoteAddr(),
-      tls: () => identity.tls,
+      leader: this.leaderConn,
       ...(this.opts.remote ? { remote: this.opts.remote } : {}),
     });
     this.addLeaderComponent(this.dispatcher.component);
@@ -264,7 +263,7 @@ export class Manager {
   /** CA and NodeCA on the remote API; the signer threads and loop run only on the leader. */
   private startCa(remote: RemoteApiServer): void {
     const { identity } = this.opts;
-    this.leaderLink = new GrpcLeaderLink(() => this.leaderRemoteAddr(), () => identity.tls);
+    this.leaderLink = new GrpcLeaderLink(this.leaderConn);
     new CaServer({
       store: this.store,
       proposer: this.raft,

@@ -2,16 +2,15 @@
 // NodeCA): it dials the leader's remote API with its own certificate and
 // passes the original caller's identity in the forwarded_cert_* metadata,
 // which the leader trusts only from managers of the cluster.
-import { Metadata, credentials, status as Status, type ServiceError } from "@grpc/grpc-js";
+import { Metadata, status as Status, type ServiceError } from "@grpc/grpc-js";
 import {
   NodeCAClient,
   type IssueNodeCertificateRequest,
   type IssueNodeCertificateResponse,
 } from "../../../shared/api/index.js";
 import { SwarmError } from "../../../shared/errors.js";
-import { MANAGER_ROLE } from "../../../shared/pki/index.js";
 import { FORWARDED, type Caller } from "../remoteapi/caller.js";
-import type { ServerTls } from "../remoteapi/tls-provider.js";
+import type { LeaderConnection } from "../leader-connection.js";
 
 export interface LeaderLink {
   issueNodeCertificate(req: IssueNodeCertificateRequest, caller: Caller | undefined, remoteAddr: string, deadline: Date): Promise<IssueNodeCertificateResponse>;
@@ -30,23 +29,7 @@ export function forwardingMetadata(caller: Caller | undefined, remoteAddr: strin
 }
 
 export class GrpcLeaderLink implements LeaderLink {
-  private client: { addr: string; client: NodeCAClient } | undefined;
-
-  constructor(
-    /** The leader's remote API address, or undefined when there is no leader (or it is us). */
-    private readonly leaderAddr: () => string | undefined,
-    private readonly tls: () => ServerTls,
-  ) {}
-
-  private clientFor(addr: string): NodeCAClient {
-    if (this.client?.addr === addr) return this.client.client;
-    this.client?.client.close();
-    const t = this.tls();
-    const creds = credentials.createSsl(Buffer.from(t.caPem), Buffer.from(t.keyPem), Buffer.from(t.certPem));
-    const client = new NodeCAClient(addr, creds, { "grpc.ssl_target_name_override": MANAGER_ROLE });
-    this.client = { addr, client };
-    return client;
-  }
+  constructor(private readonly leader: LeaderConnection) {}
 
   issueNodeCertificate(
     req: IssueNodeCertificateRequest,
@@ -54,9 +37,9 @@ export class GrpcLeaderLink implements LeaderLink {
     remoteAddr: string,
     deadline: Date,
   ): Promise<IssueNodeCertificateResponse> {
-    const addr = this.leaderAddr();
-    if (!addr) return Promise.reject(new SwarmError("UNAVAILABLE", "this manager is not the leader and no leader is known; retry"));
-    const client = this.clientFor(addr);
+    const link = this.leader.client(NodeCAClient);
+    if (!link) return Promise.reject(new SwarmError("UNAVAILABLE", "this manager is not the leader and no leader is known; retry"));
+    const { addr, client } = link;
     return new Promise((resolve, reject) => {
       client.issueNodeCertificate(req, forwardingMetadata(caller, remoteAddr), { deadline }, (err: ServiceError | null, res) => {
         if (!err) return resolve(res);
@@ -67,7 +50,6 @@ export class GrpcLeaderLink implements LeaderLink {
   }
 
   close(): void {
-    this.client?.client.close();
-    this.client = undefined;
+    // The shared leader connection is closed by its owner.
   }
 }

@@ -2,12 +2,12 @@
 // the service on the remote API (local on the leader, forwarded from
 // followers with this manager's own certificate), the leader-only
 // start/stop, and the API for the agent of this same process.
-import { credentials, type Channel } from "@grpc/grpc-js";
+import type { Channel } from "@grpc/grpc-js";
 import { DispatcherClient, DispatcherService, type Peer } from "../../../shared/api/index.js";
 import type { LocalDispatcherApi } from "../../../shared/contracts/index.js";
-import { MANAGER_ROLE } from "../../../shared/pki/index.js";
+import type { LeaderConnection } from "../leader-connection.js";
 import type { Proposer, MemoryStore } from "../store/index.js";
-import { DISPATCHER_POLICIES, MANAGER_ROLE as OU_MANAGER, requestCaller, type RemoteApiServer, type ServerTls } from "../remoteapi/index.js";
+import { DISPATCHER_POLICIES, MANAGER_ROLE as OU_MANAGER, requestCaller, type RemoteApiServer } from "../remoteapi/index.js";
 import { Dispatcher } from "./dispatcher.js";
 import { routedEndpoint, type DispatcherEndpoint } from "./endpoint.js";
 import { forwardingEndpoint } from "./forwarder.js";
@@ -24,9 +24,8 @@ export interface ManagerDispatcherOptions {
   /** Raft members as agents should see them. */
   managers: () => Peer[];
   isLeader: () => boolean;
-  /** The leader's remote API address when it is another manager. */
-  leaderRemoteAddr: () => string | undefined;
-  tls: () => ServerTls;
+  /** The mutual-TLS connection to the leader when it is another manager. */
+  leader: LeaderConnection;
   /** Register the gRPC service here, when the manager has a remote API listener. */
   remote?: RemoteApiServer;
 }
@@ -43,18 +42,7 @@ export interface ManagerDispatcher {
 
 export function createManagerDispatcher(o: ManagerDispatcherOptions): ManagerDispatcher {
   const dispatcher = new Dispatcher({ nodeId: o.nodeId, managers: o.managers });
-  let link: { addr: string; client: DispatcherClient } | undefined;
-  const leaderChannel = (): Channel | undefined => {
-    const addr = o.leaderRemoteAddr();
-    if (!addr) return undefined;
-    if (link?.addr !== addr) {
-      link?.client.close();
-      const t = o.tls();
-      const creds = credentials.createSsl(Buffer.from(t.caPem), Buffer.from(t.keyPem), Buffer.from(t.certPem));
-      link = { addr, client: new DispatcherClient(addr, creds, { "grpc.ssl_target_name_override": MANAGER_ROLE }) };
-    }
-    return link.client.getChannel() as Channel;
-  };
+  const leaderChannel = (): Channel | undefined => o.leader.client(DispatcherClient)?.client.getChannel() as Channel | undefined;
   const endpoint = routedEndpoint({ dispatcher, isLeader: o.isLeader, forward: forwardingEndpoint({ leaderChannel }) });
   if (o.remote) {
     o.remote.addService(DispatcherService, dispatcherGrpcServer(endpoint, requestCaller), (m) => DISPATCHER_POLICIES[m] ?? { roles: [OU_MANAGER] });
@@ -75,6 +63,6 @@ export function createManagerDispatcher(o: ManagerDispatcherOptions): ManagerDis
       start: () => dispatcher.start(o.store, o.proposer),
       stop: () => dispatcher.stop(),
     },
-    close: () => link?.client.close(),
+    close: () => undefined, // the leader connection belongs to the manager
   };
 }
