@@ -102,7 +102,13 @@ export class TaskReaper {
     this.dirty.clear();
     if (limit >= 0) {
       this.store.view((tx) => {
-        for (const key of keys) for (const id of overRetention(tx, key, limit)) doomed.add(id);
+        for (const key of keys) {
+          const { deletable, running } = overRetention(tx, key, limit);
+          for (const id of deletable) doomed.add(id);
+          // Two tasks meant to run in one slot (a replacement and the task it
+          // replaces): look again on a later commit, once one of them stopped.
+          if (running > 1) this.dirty.add(key);
+        }
       });
     }
     if (doomed.size === 0) return;
@@ -124,33 +130,37 @@ function instanceKey(t: Task): string {
   return t.slot === 0 ? `${t.serviceId}/node/${t.nodeId}` : `${t.serviceId}/slot/${t.slot}`;
 }
 
-/** The oldest finished or never-run tasks of one slot/node beyond the limit. */
-function overRetention(tx: ReadTx, key: string, limit: number): string[] {
+/**
+ * The oldest tasks of one slot/node beyond the limit that are not meant to
+ * run, and how many are. As SwarmKit, a task told to shut down counts as
+ * deletable even before it stopped (say, on a node that is down: its agent
+ * removes the container when it learns the task is gone); unlike SwarmKit a
+ * replacement waiting for its restart delay (desired READY) is kept.
+ */
+function overRetention(tx: ReadTx, key: string, limit: number): { deletable: string[]; running: number } {
   const [serviceId, kind, which] = key.split("/") as [string, string, string];
   const tasks =
     kind === "slot"
       ? tx.tasksBySlot(serviceId, Number(which))
       : tx.tasksByNode(which).filter((t) => t.serviceId === serviceId && t.slot === 0);
-  if (tasks.length === 0) return [];
   let keep = limit;
   // Restart accounting needs the last MaxAttempts tasks.
-  const maxAttempts = Math.max(...tasks.map((t) => restartPolicyOf(t).maxAttempts));
+  const maxAttempts = tasks.length === 0 ? 0 : Math.max(...tasks.map((t) => restartPolicyOf(t).maxAttempts));
   if (maxAttempts > 0) keep = Math.max(keep, maxAttempts + 1);
-  if (tasks.length <= keep) return [];
+  if (tasks.length <= keep) return { deletable: [], running: 0 };
   const sorted = [...tasks].sort((a, b) => timestampOf(a) - timestampOf(b));
-  const out: string[] = [];
+  const deletable: string[] = [];
+  let running = 0;
   let left = tasks.length;
   for (const t of sorted) {
-    if (left <= keep) break;
-    const state = stateOf(t);
-    const finished = state > TaskState.RUNNING;
-    const neverRuns = state < TaskState.ASSIGNED && t.desiredState > TaskState.RUNNING;
-    if (finished || neverRuns) {
-      out.push(t.id);
-      left--;
+    if (t.desiredState <= TaskState.RUNNING && stateOf(t) <= TaskState.RUNNING) {
+      running++;
+      continue;
     }
+    deletable.push(t.id);
+    if (--left <= keep) break;
   }
-  return out;
+  return { deletable, running };
 }
 
 function timestampOf(t: Task): number {
