@@ -196,8 +196,6 @@ async function benchSwarmd(value: Buffer): Promise<{ leader: Map<number, Measure
   const cluster: SwarmdCluster = await startSwarmdCluster({ managers: 3, tickInterval: "100ms", extraArgs: ["--election-tick", "10"] });
   cleanups.push(() => cluster.stop());
   progress(`cluster formed in ${Math.round(performance.now() - t0)} ms`);
-  const leaderMember = await cluster.leader();
-  const followerMember = cluster.members.find((m) => m !== leaderMember)!;
   const out = { leader: new Map<number, Measured>(), follower: new Map<number, Measured>(), forwarding: undefined as string | undefined };
   const create = (client: ControlClient, name: string) =>
     unary<"createConfig", CreateConfigRequest, CreateConfigResponse>(
@@ -206,37 +204,46 @@ async function benchSwarmd(value: Buffer): Promise<{ leader: Map<number, Measure
       CreateConfigRequest.fromPartial({ spec: { annotations: { name }, data: value } }),
     ).then(() => undefined);
 
-  for (const [via, member, into] of [
-    ["leader", leaderMember, out.leader],
-    ["follower", followerMember, out.follower],
-  ] as const) {
-    const client = cluster.connect(member);
+  {
+    const client = cluster.connect(await cluster.leader());
     try {
-      if (via === "leader") {
-        const rtt = await sequentialRtt(() => unary(client, "listClusters", { filters: undefined }));
-        emit("api_read_rtt_swarmd_p50", rtt.p50, "ms", { p99: rtt.p99, call: "Control.ListClusters on the leader (no raft)", transport: "TLS over the control unix socket" });
-      }
-      if (via === "follower") {
-        // Check forwarding once; without it every call would just fail fast.
-        try {
-          await create(client, `probe-${via}`);
-        } catch (err) {
-          out.forwarding = String(err);
-          progress(`writes through a follower fail, skipping the follower lines: ${out.forwarding}`);
-          continue;
+      const rtt = await sequentialRtt(() => unary(client, "listClusters", { filters: undefined }));
+      emit("api_read_rtt_swarmd_p50", rtt.p50, "ms", { p99: rtt.p99, call: "Control.ListClusters on the leader (no raft)", transport: "TLS over the control unix socket" });
+    } finally {
+      client.close();
+    }
+  }
+
+  for (const via of ["leader", "follower"] as const) {
+    const into = via === "leader" ? out.leader : out.follower;
+    for (const writers of CONCURRENCY) {
+      // Resolved before every run: a leader lost under load must not turn "via leader" into a forwarded path.
+      const leader = await cluster.leader();
+      const member = via === "leader" ? leader : cluster.members.find((m) => m !== leader)!;
+      const client = cluster.connect(member);
+      try {
+        if (via === "follower" && writers === CONCURRENCY[0]) {
+          // Check forwarding once; without it every call would just fail fast.
+          try {
+            await create(client, `probe-${via}`);
+          } catch (err) {
+            out.forwarding = String(err);
+            progress(`writes through a follower fail, skipping the follower lines: ${out.forwarding}`);
+            break;
+          }
         }
-      }
-      for (const writers of CONCURRENCY) {
         progress(`swarmd via ${via}, ${writers} writers`);
         const r = await drive(writers, (w, seq) => create(client, `b-${via}-${writers}-${w}-${seq}`));
+        const after = await cluster.leader().catch(() => undefined);
         const m = report(`replication_swarmd_${via}_${writers}_writers`, "swarmd", via, writers, r, {
           write: "Control.CreateConfig",
           transport: "TLS over the control unix socket",
+          ...(after !== leader ? { leader_changed_during_run: true } : {}),
         });
         if (m) into.set(writers, m);
+      } finally {
+        client.close();
       }
-    } finally {
-      client.close();
     }
   }
   await cleanups.pop()!();
@@ -273,31 +280,36 @@ async function benchEtcd(value: Buffer): Promise<{ leader: Map<number, Measured>
   progress(`starting a 3-member etcd ${version} cluster`);
   const { stdout } = await run(ETCD_SCRIPT, ["start", dir, String(await freeEtcdBase())]);
   const urls = stdout.trim().split("\n");
-  const leaderUrl = (await run(ETCD_SCRIPT, ["leader", dir])).stdout.trim();
-  const followerUrl = urls.find((u) => u !== leaderUrl)!;
+  const leaderUrl = async (): Promise<string> => (await run(ETCD_SCRIPT, ["leader", dir])).stdout.trim();
   const out = { leader: new Map<number, Measured>(), follower: new Map<number, Measured>(), version };
-  for (const [via, url, into] of [
-    ["leader", leaderUrl, out.leader],
-    ["follower", followerUrl, out.follower],
-  ] as const) {
-    const kv = new EtcdKv(url);
+  {
+    const kv = new EtcdKv(await leaderUrl());
     try {
-      if (via === "leader") {
-        const rtt = await sequentialRtt(() => kv.serializableGet(Buffer.from("bench/none")));
-        emit("api_read_rtt_etcd_p50", rtt.p50, "ms", { p99: rtt.p99, call: "KV.Range serializable on the leader (no raft)", transport: "plaintext gRPC over TCP loopback" });
-      }
-      for (const writers of CONCURRENCY) {
+      const rtt = await sequentialRtt(() => kv.serializableGet(Buffer.from("bench/none")));
+      emit("api_read_rtt_etcd_p50", rtt.p50, "ms", { p99: rtt.p99, call: "KV.Range serializable on the leader (no raft)", transport: "plaintext gRPC over TCP loopback" });
+    } finally {
+      kv.close();
+    }
+  }
+  for (const via of ["leader", "follower"] as const) {
+    const into = via === "leader" ? out.leader : out.follower;
+    for (const writers of CONCURRENCY) {
+      const leader = await leaderUrl();
+      const kv = new EtcdKv(via === "leader" ? leader : urls.find((u) => u !== leader)!);
+      try {
         progress(`etcd via ${via}, ${writers} writers`);
         const r = await drive(writers, (w, seq) => kv.put(Buffer.from(`bench/${via}/${writers}/${w}/${seq}`), value));
+        const after = await leaderUrl().catch(() => undefined);
         const m = report(`replication_etcd_${via}_${writers}_writers`, "etcd", via, writers, r, {
           write: "etcdserverpb.KV/Put",
           transport: "plaintext gRPC over TCP loopback",
           etcd_version: version,
+          ...(after !== leader ? { leader_changed_during_run: true } : {}),
         });
         if (m) into.set(writers, m);
+      } finally {
+        kv.close();
       }
-    } finally {
-      kv.close();
     }
   }
   await cleanups.pop()!();
