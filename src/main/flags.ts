@@ -45,6 +45,7 @@ export const SUPPORTED: ReadonlySet<string> = new Set([
   "join-addr",
   "join-token",
   "advertise-remote-api",
+  "generic-node-resources",
 ]);
 
 /** Every flag swarmd knows, in --help order. */

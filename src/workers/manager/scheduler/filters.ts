@@ -7,7 +7,7 @@ import { NodeSpec_Availability, NodeStatus_State, type Platform, type TaskSpec }
 import { nodeMatches, parseConstraints, type Constraint } from "./constraints.js";
 import type { NodeInfo } from "./node-info.js";
 
-export type FilterReason = "notReady" | "memory" | "cpu" | "constraints" | "platform" | "maxReplicas";
+export type FilterReason = "notReady" | "memory" | "cpu" | "generic" | "hostPorts" | "constraints" | "platform" | "maxReplicas";
 
 /** Pluralised explanation for `n` nodes failing for `reason`. */
 function describe(reason: FilterReason, n: number): string {
@@ -19,6 +19,10 @@ function describe(reason: FilterReason, n: number): string {
       return `insufficient memory on ${nodes}`;
     case "cpu":
       return `insufficient CPU on ${nodes}`;
+    case "generic":
+      return `insufficient generic resources on ${nodes}`;
+    case "hostPorts":
+      return `host-mode port already in use on ${nodes}`;
     case "constraints":
       return `scheduling constraints not satisfied on ${nodes}`;
     case "platform":
@@ -34,12 +38,17 @@ export class TaskFilter {
   readonly cpu: number;
   readonly memory: number;
   readonly maxReplicas: number;
+  /** Generic resource units wanted per kind (reservations). */
+  readonly generic: ReadonlyMap<string, number>;
+  /** Published host-mode ports ("tcp/8080") the task needs free on its node. */
+  readonly hostPorts: readonly string[];
   /** Set when the spec's constraints cannot be parsed: nothing matches. */
   readonly invalidConstraint: string | undefined;
 
   constructor(
     readonly serviceId: string,
     spec: TaskSpec | undefined,
+    hostPorts: readonly string[] = [],
   ) {
     const placement = spec?.placement;
     let constraints: Constraint[] = [];
@@ -56,6 +65,14 @@ export class TaskFilter {
     const r = spec?.resources?.reservations;
     this.cpu = r?.nanoCpus ?? 0;
     this.memory = r?.memoryBytes ?? 0;
+    const generic = new Map<string, number>();
+    for (const g of r?.generic ?? []) {
+      const res = g.resource;
+      if (res?.$case === "discreteResourceSpec") generic.set(res.value.kind, (generic.get(res.value.kind) ?? 0) + res.value.value);
+      else if (res?.$case === "namedResourceSpec") generic.set(res.value.kind, (generic.get(res.value.kind) ?? 0) + 1);
+    }
+    this.generic = generic;
+    this.hostPorts = hostPorts;
   }
 
   /** Checks that do not change as tasks are placed; undefined when the node passes. */
@@ -74,6 +91,8 @@ export class TaskFilter {
   dynamicCheck(info: NodeInfo): FilterReason | undefined {
     if (this.memory > 0 && info.availableMemory < this.memory) return "memory";
     if (this.cpu > 0 && info.availableCpu < this.cpu) return "cpu";
+    for (const [kind, n] of this.generic) if (info.genericAvailable(kind) < n) return "generic";
+    for (const p of this.hostPorts) if (info.portInUse(p)) return "hostPorts";
     if (this.maxReplicas > 0 && info.serviceCount(this.serviceId) >= this.maxReplicas) return "maxReplicas";
     return undefined;
   }

@@ -1,19 +1,32 @@
 // A binary min-heap of nodes ordered by SwarmKit's spread rule: fewest tasks
 // of the service being placed, then fewest tasks overall, then node ID (so
 // placements are deterministic). Only the node taken from the top changes
-// between placements, so pop + push keeps the order exact.
+// between placements, so pop + push keeps the order exact. Nodes where this
+// service version recently failed MAX_RECENT_FAILURES times or more come
+// last, fewest failures first (SwarmKit's failure penalty).
 import type { NodeInfo } from "./node-info.js";
+
+const NO_PENALTY: ReadonlyMap<NodeInfo, number> = new Map();
 
 export class NodeHeap {
   private readonly items: NodeInfo[] = [];
 
-  constructor(private readonly serviceId: string) {}
+  constructor(
+    private readonly serviceId: string,
+    /** Penalised nodes and their recent failure counts (only those at or over the limit). */
+    private readonly penalty: ReadonlyMap<NodeInfo, number> = NO_PENALTY,
+  ) {}
 
   get size(): number {
     return this.items.length;
   }
 
   private less(a: NodeInfo, b: NodeInfo): boolean {
+    if (this.penalty.size > 0) {
+      const pa = this.penalty.get(a) ?? 0;
+      const pb = this.penalty.get(b) ?? 0;
+      if (pa !== pb) return pa < pb;
+    }
     const sa = a.serviceCount(this.serviceId);
     const sb = b.serviceCount(this.serviceId);
     if (sa !== sb) return sa < sb;
@@ -22,8 +35,8 @@ export class NodeHeap {
   }
 
   /** Build from an unordered list in O(n). */
-  static from(serviceId: string, nodes: NodeInfo[]): NodeHeap {
-    const h = new NodeHeap(serviceId);
+  static from(serviceId: string, nodes: NodeInfo[], penalty?: ReadonlyMap<NodeInfo, number>): NodeHeap {
+    const h = new NodeHeap(serviceId, penalty);
     h.items.push(...nodes);
     for (let i = (h.items.length >> 1) - 1; i >= 0; i--) h.down(i);
     return h;

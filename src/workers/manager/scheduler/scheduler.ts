@@ -13,9 +13,10 @@ import { getLogger } from "../../../shared/logging.js";
 import type { ChangeEvent, MemoryStore, Proposer, ReadTx } from "../store/index.js";
 import { writeChunked } from "../orchestrator/batch-writer.js";
 import { WatchLoop } from "../orchestrator/watch-loop.js";
-import { FailureTally, TaskFilter } from "./filters.js";
+import { FailureTally, TaskFilter, type FilterReason } from "./filters.js";
 import { NodeHeap } from "./node-heap.js";
-import { NodeInfo } from "./node-info.js";
+import { hostPorts, MAX_RECENT_FAILURES, NodeInfo, versionKey } from "./node-info.js";
+import { SpreadTree } from "./spread.js";
 
 const log = getLogger("scheduler");
 
@@ -41,6 +42,12 @@ export interface TickStats {
   unschedulable: number;
   /** Time spent deciding and writing, ms. */
   ms: number;
+}
+
+/** Hands out nodes for the tasks of one group, best first. */
+interface Picker {
+  pick(check: (n: NodeInfo) => FilterReason | undefined, rejected: (r: FilterReason) => void): NodeInfo | undefined;
+  placed(n: NodeInfo): void;
 }
 
 interface Decision {
@@ -126,9 +133,20 @@ export class Scheduler {
       this.dirty = true;
     } else if (ev.kind === "task") {
       if (ev.action === "remove") this.untrack(ev.object.id);
-      else this.track(ev.object);
+      else {
+        this.noteFailure(ev.object, ev.oldObject);
+        this.track(ev.object);
+      }
       this.dirty = true;
     }
+  }
+
+  /** A task that just became FAILED or REJECTED counts against its node (SwarmKit's taskFailed). */
+  private noteFailure(t: Task, old: Task | undefined): void {
+    const state = t.status?.state ?? TaskState.NEW;
+    if ((state !== TaskState.FAILED && state !== TaskState.REJECTED) || t.nodeId === "") return;
+    if (old?.status?.state === state) return;
+    this.nodes.get(t.nodeId)?.taskFailed(versionKey(t), this.now().getTime());
   }
 
   private upsertNode(n: Node): void {
@@ -237,11 +255,34 @@ export class Scheduler {
     this.onTick?.(stats);
   }
 
-  private assign(t: Task, nodeId: string, message: string, now: Date): Task {
-    return {
+  private assign(t: Task, info: NodeInfo, message: string, now: Date, filter: TaskFilter): Task {
+    const next: Task = {
       ...t,
-      nodeId,
+      nodeId: info.node.id,
       status: { ...t.status!, state: TaskState.ASSIGNED, message, err: "", timestamp: now },
+    };
+    if (filter.generic.size > 0) {
+      next.assignedGenericResources = [...filter.generic].flatMap(([kind, n]) => info.claimGeneric(kind, n));
+    }
+    return next;
+  }
+
+  /** Spread preferences: a decision tree over labels; else one heap. */
+  private picker(first: Task, eligible: NodeInfo[], penalty: ReadonlyMap<NodeInfo, number>): Picker {
+    const prefs = first.spec?.placement?.preferences ?? [];
+    if (prefs.length > 0) return new SpreadTree(first.serviceId, prefs, eligible, penalty);
+    const heap = NodeHeap.from(first.serviceId, eligible, penalty);
+    return {
+      pick(check, rejected) {
+        let info: NodeInfo | undefined;
+        while ((info = heap.pop()) !== undefined) {
+          const reason = check(info);
+          if (reason === undefined) return info;
+          rejected(reason);
+        }
+        return undefined;
+      },
+      placed: (info) => heap.push(info),
     };
   }
 
@@ -252,9 +293,10 @@ export class Scheduler {
       const tally = new FailureTally();
       if (info !== undefined) {
         tally.nodes = 1;
-        const reason = new TaskFilter(t.serviceId, t.spec).check(info);
+        const filter = new TaskFilter(t.serviceId, t.spec, hostPorts(t));
+        const reason = filter.check(info);
         if (reason === undefined) {
-          const next = this.assign(t, info.node.id, PREASSIGNED_MESSAGE, now);
+          const next = this.assign(t, info, PREASSIGNED_MESSAGE, now, filter);
           this.preassigned.delete(t.id);
           this.place(next);
           decisions.push({ task: t, next });
@@ -278,32 +320,37 @@ export class Scheduler {
     for (const tasks of groups.values()) {
       tasks.sort((a, b) => a.slot - b.slot || (a.id < b.id ? -1 : 1));
       const first = tasks[0]!;
-      const filter = new TaskFilter(first.serviceId, first.spec);
+      const filter = new TaskFilter(first.serviceId, first.spec, hostPorts(first));
       const tally = new FailureTally();
       tally.nodes = this.nodes.size;
       const eligible: NodeInfo[] = [];
+      const penalty = new Map<NodeInfo, number>();
+      const version = versionKey(first);
+      const nowMs = now.getTime();
       for (const info of this.nodes.values()) {
         const reason = filter.staticCheck(info);
-        if (reason === undefined) eligible.push(info);
-        else tally.add(reason);
+        if (reason !== undefined) {
+          tally.add(reason);
+          continue;
+        }
+        eligible.push(info);
+        const failed = info.recentFailures(version, nowMs);
+        if (failed >= MAX_RECENT_FAILURES) penalty.set(info, failed);
       }
-      const heap = NodeHeap.from(first.serviceId, eligible);
+      const picker = this.picker(first, eligible, penalty);
+      const check = (info: NodeInfo) => filter.dynamicCheck(info);
+      // A node that fails is full for this group: it stays out for the rest of the pass.
+      const rejected = (reason: FilterReason) => tally.add(reason);
       let i = 0;
       for (; i < tasks.length; i++) {
         const t = tasks[i]!;
-        let info: NodeInfo | undefined;
-        while ((info = heap.pop()) !== undefined) {
-          const reason = filter.dynamicCheck(info);
-          if (reason === undefined) break;
-          // Full for this group: it stays out of the heap for the rest of the pass.
-          tally.add(reason);
-        }
+        const info = picker.pick(check, rejected);
         if (info === undefined) break;
-        const next = this.assign(t, info.node.id, ASSIGNED_MESSAGE, now);
+        const next = this.assign(t, info, ASSIGNED_MESSAGE, now, filter);
         this.unassigned.delete(t.id);
         info.addTask(next);
         this.placedOn.set(next.id, info.node.id);
-        heap.push(info);
+        picker.placed(info);
         decisions.push({ task: t, next });
       }
       if (i < tasks.length) {
