@@ -6,8 +6,8 @@
 // A write on our side is Control.CreateConfig with a VALUE-byte payload
 // (committed through raft on a quorum, WAL fsync before acknowledging); on
 // etcd's side it is KV.Put of a VALUE-byte value. Each side gets 1, 16 and 64
-// concurrent writers, each a loop of calls back to back over ONE shared gRPC
-// connection per side, for WARMUP seconds unmeasured then SECONDS measured;
+// concurrent writers, each a loop of calls back to back, all over ONE shared gRPC
+// connection (a fresh one per run, the same on both sides), for WARMUP seconds unmeasured then SECONDS measured;
 // first through the leader, then (extra line) through a follower, which
 // forwards to the leader. The clusters run one after the other, never together.
 // Also a non-replicated read's round trip through each API (what the client,
