@@ -31,6 +31,8 @@ const log = getLogger("manager");
 
 /** A forwarded control write waits this long for the leader (SwarmKit's request timeout is similar). */
 const FORWARD_DEADLINE_MS = 25_000;
+/** How long a manager that just joined raft waits to catch up before serving its control API. */
+const JOIN_CATCH_UP_MS = 10_000;
 
 /** Something only the leader runs (orchestrators, scheduler, dispatcher, CA signer…). */
 export interface LeaderComponent {
@@ -155,6 +157,12 @@ export class Manager {
     // Promotions and demotions (node.spec.desiredRole → node.role, raft membership).
     this.addLeaderComponent(new RoleManager(this.store, this.raft));
 
+    this.raft.start();
+    // SwarmKit's WaitForCluster: a manager that just joined serves its control
+    // API once it has caught up to the cluster object, so its first answers
+    // are not read from an empty store.
+    if (joinInfo) await this.waitForClusterObject(JOIN_CATCH_UP_MS);
+
     this.control = await startControlServer({
       socketPath: config.listenControlApi,
       tls: identity.tls,
@@ -169,8 +177,18 @@ export class Manager {
     });
     // The leader serves forwarded control writes on its remote API (managers only).
     this.opts.remote?.addService(ControlService, this.control.api.handlers(), () => ({ roles: [MANAGER_ROLE] }));
-    this.raft.start();
     log.info({ nodeId: identity.nodeId, raftId: this.raft.raftId.toString(16), advertise: advertiseAddr }, "manager started");
+  }
+
+  private async waitForClusterObject(timeoutMs: number): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (!this.stopped && this.store.view((tx) => tx.find("cluster").length) === 0) {
+      if (Date.now() > end) {
+        log.warn({ waitedMs: timeoutMs }, "the store has not caught up with the cluster yet; serving the control API anyway");
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   /**
@@ -225,7 +243,8 @@ export class Manager {
       cb: (err: ServiceError | null, res: WriteResponse<M>) => void,
     ) => unknown;
     return new Promise((resolve, reject) => {
-      fn.call(link.client, request, new Metadata(), { deadline: Date.now() + FORWARD_DEADLINE_MS }, (err, res) => (err ? reject(err) : resolve(res)));
+      // waitForReady: a leader that restarted at the same address leaves this channel in reconnect backoff; wait instead of failing fast.
+      fn.call(link.client, request, new Metadata(), { deadline: Date.now() + FORWARD_DEADLINE_MS, waitForReady: true }, (err, res) => (err ? reject(err) : resolve(res)));
     });
   }
 

@@ -1,0 +1,235 @@
+// SwarmKit's integration scenarios (integration/integration_test.go) on real
+// swarmd processes (dist/main.js), one test per SwarmKit test, same setups
+// and expectations (pollClusterReady / pollServiceReady). To stay within a
+// few minutes, the role-change scenarios share one cluster of 3 managers and
+// 1 worker (SwarmKit's newCluster(t, 1, 3)), and each restores the shape it
+// found (promoting back what it demoted) so the next one starts from
+// 1 worker + 3 managers as SwarmKit's would. Raft runs on 100 ms ticks.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { NodeRole, RemoveServiceRequest, UpdateNodeRequest } from "../../src/shared/api/index.js";
+import { createKeyAndCsr, createRootCA, signNodeCsr, MANAGER_ROLE, WORKER_ROLE } from "../../src/shared/pki/index.js";
+import { newId } from "../../src/shared/ids.js";
+import { unary } from "../helpers/control.js";
+import { removeContainersByLabel, startEngine } from "../helpers/engine.js";
+import { TestCluster, pollUntil, type TestNode } from "../helpers/cluster.js";
+
+const TIMEOUT = 120_000;
+
+async function cleanContainers(engine: string, cl: TestCluster, ids: string[]): Promise<void> {
+  for (const id of new Set([...ids, ...cl.nodes.keys()])) await removeContainersByLabel(engine, "com.docker.swarm.node.id", id);
+}
+
+/** Certificates for `nodeId` from a root CA that is not the cluster's (SwarmKit's generateCerts with another root). */
+async function seedForeignCerts(stateDir: string, nodeId: string, role: typeof MANAGER_ROLE | typeof WORKER_ROLE, clusterId: string): Promise<void> {
+  const root = await createRootCA();
+  const { keyPem, csrPem } = await createKeyAndCsr();
+  const certPem = signNodeCsr({ csrPem, caCertPem: root.certPem, caKeyPem: root.keyPem, nodeId, role, clusterId });
+  const dir = join(stateDir, "certificates");
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeFile(join(dir, "swarm-root-ca.crt"), root.certPem);
+  await writeFile(join(dir, "swarm-node.crt"), certPem);
+  await writeFile(join(dir, "swarm-node.key"), keyPem, { mode: 0o600 });
+}
+
+describe("SwarmKit integration scenarios", { timeout: 600_000 }, () => {
+  let engine = "";
+  let cl: TestCluster;
+  const everNodes: string[] = [];
+  let numWorker = 0;
+  let numManager = 0;
+
+  before(async () => {
+    engine = await startEngine();
+    cl = await TestCluster.create({ engineAddr: engine });
+  });
+
+  after(async () => {
+    everNodes.push(...cl.nodes.keys());
+    await cl.stop();
+    await cleanContainers(engine, cl, everNodes);
+  });
+
+  const managers = () => [...cl.nodes.values()];
+
+  test("TestClusterCreate", { timeout: TIMEOUT }, async () => {
+    // 2 managers form a healthy cluster.
+    await cl.addManager();
+    await cl.addManager();
+    numManager = 2;
+    await cl.pollClusterReady(0, 2);
+    // The shared setup of the scenarios below: newCluster(t, 1, 3).
+    await cl.addManager();
+    await cl.addAgent();
+    numManager = 3;
+    numWorker = 1;
+    await cl.pollClusterReady(numWorker, numManager);
+  });
+
+  test("TestDemotePromote", { timeout: TIMEOUT }, async () => {
+    const leader = await cl.leader();
+    const nodes = await cl.listNodes();
+    const m = nodes.find((n) => n.role === NodeRole.MANAGER && n.id !== leader.nodeId)!;
+    await cl.setNodeRole(m.id, NodeRole.WORKER);
+    await cl.pollClusterReady(numWorker + 1, numManager - 1);
+    await cl.setNodeRole(m.id, NodeRole.MANAGER);
+    await cl.pollClusterReady(numWorker, numManager);
+  });
+
+  test("TestPromoteDemote", { timeout: TIMEOUT }, async () => {
+    const w = (await cl.listNodes()).find((n) => n.role === NodeRole.WORKER)!;
+    await cl.setNodeRole(w.id, NodeRole.MANAGER);
+    await cl.pollClusterReady(numWorker - 1, numManager + 1);
+    await cl.setNodeRole(w.id, NodeRole.WORKER);
+    await cl.pollClusterReady(numWorker, numManager);
+  });
+
+  test("TestDemotePromoteLeader", { timeout: TIMEOUT }, async () => {
+    const leader = await cl.leader();
+    await cl.setNodeRole(leader.nodeId, NodeRole.WORKER);
+    await cl.pollClusterReady(numWorker + 1, numManager - 1);
+    await cl.setNodeRole(leader.nodeId, NodeRole.MANAGER);
+    await cl.pollClusterReady(numWorker, numManager);
+  });
+
+  test("TestDemoteLeader", { timeout: TIMEOUT }, async () => {
+    const leader = await cl.leader();
+    await cl.setNodeRole(leader.nodeId, NodeRole.WORKER);
+    await cl.pollClusterReady(numWorker + 1, numManager - 1);
+    const next = await cl.leader();
+    assert.notEqual(next.nodeId, leader.nodeId, "leadership moved to another manager");
+    // Restore the shared shape.
+    await cl.setNodeRole(leader.nodeId, NodeRole.MANAGER);
+    await cl.pollClusterReady(numWorker, numManager);
+  });
+
+  test("TestDemoteToSingleManager", { timeout: TIMEOUT }, async () => {
+    const first = await cl.leader();
+    await cl.setNodeRole(first.nodeId, NodeRole.WORKER);
+    await cl.pollClusterReady(numWorker + 1, numManager - 1);
+    const second = await cl.leader();
+    await cl.setNodeRole(second.nodeId, NodeRole.WORKER);
+    await cl.pollClusterReady(numWorker + 2, numManager - 2);
+    // Demoting the last manager is refused with SwarmKit's error.
+    const last = await cl.leader();
+    const node = await cl.getNode(last.nodeId);
+    await assert.rejects(
+      cl.api((c) => unary(c, "updateNode", UpdateNodeRequest.fromPartial({ nodeId: last.nodeId, nodeVersion: node.meta?.version, spec: { ...node.spec, desiredRole: NodeRole.WORKER } }))),
+      /attempting to demote the last manager of the swarm/,
+    );
+    // Restore the shared shape.
+    await cl.setNodeRole(first.nodeId, NodeRole.MANAGER);
+    await cl.setNodeRole(second.nodeId, NodeRole.MANAGER);
+    await cl.pollClusterReady(numWorker, numManager);
+  });
+
+  test("TestDemoteDownedManager", { timeout: TIMEOUT }, async () => {
+    const leader = await cl.leader();
+    const demotee = managers().find((n) => n.nodeId !== leader.nodeId && n.order !== 3 && (n.order === 1 || n.order === 2))!;
+    const node = await cl.getNode(demotee.nodeId);
+    assert.equal(node.role, NodeRole.MANAGER);
+    await cl.pause(demotee.nodeId);
+    // Demote it while it is down (not SetNodeRole: it cannot become a worker while down).
+    await pollUntil("demotion of the downed manager accepted", async () => {
+      const n = await cl.getNode(demotee.nodeId);
+      await cl.api((c) => unary(c, "updateNode", UpdateNodeRequest.fromPartial({ nodeId: demotee.nodeId, nodeVersion: n.meta?.version, spec: { ...n.spec, desiredRole: NodeRole.WORKER } })));
+    });
+    cl.startNode(demotee.nodeId);
+    await pollUntil("restarted node becomes a worker", async () => {
+      if (await cl.isManager(demotee)) throw new Error("node is still not a worker");
+      const n = await cl.getNode(demotee.nodeId);
+      if (n.role !== NodeRole.WORKER) throw new Error("node.role is still manager");
+    });
+    await cl.pollClusterReady(numWorker + 1, numManager - 1);
+    // Restore the shared shape.
+    await cl.setNodeRole(demotee.nodeId, NodeRole.MANAGER);
+    await cl.pollClusterReady(numWorker, numManager);
+  });
+
+  test("TestNodeOps", { timeout: TIMEOUT }, async () => {
+    const leader = await cl.leader();
+    await cl.setNodeRole(leader.nodeId, NodeRole.WORKER);
+    await cl.pollClusterReady(numWorker + 1, numManager - 1);
+    // Remove a worker that is not the old leader (non-graceful: forced while READY).
+    const worker = (await cl.listNodes()).find((n) => n.role === NodeRole.WORKER && n.id !== leader.nodeId)!;
+    everNodes.push(worker.id);
+    await cl.removeNode(worker.id, false);
+    await cl.pollClusterReady(numWorker, numManager - 1);
+    // Promote the old leader back.
+    await cl.setNodeRole(leader.nodeId, NodeRole.MANAGER);
+    numWorker -= 1;
+    await cl.pollClusterReady(numWorker, numManager);
+  });
+
+  test("TestServiceCreate", { timeout: TIMEOUT }, async () => {
+    // SwarmKit's shape: 3 managers + 3 workers; 60 replicas all RUNNING.
+    while (numWorker < 3) {
+      await cl.addAgent();
+      numWorker++;
+    }
+    await cl.pollClusterReady(numWorker, numManager);
+    const sid = await cl.createService("test_service", 60);
+    await cl.pollServiceReady(sid, 60, 100_000);
+    await cl.api((c) => unary(c, "removeService", RemoveServiceRequest.fromPartial({ serviceId: sid })));
+  });
+
+  test("TestRestartLeader", { timeout: TIMEOUT }, async () => {
+    // SwarmKit's shape: 3 managers + 5 workers.
+    while (numWorker < 5) {
+      await cl.addAgent();
+      numWorker++;
+    }
+    await cl.pollClusterReady(numWorker, numManager);
+    const leader = await cl.leader();
+    await cl.pause(leader.nodeId);
+    await pollUntil("others ready after the leader stopped", async () => {
+      for (const n of await cl.listNodes()) {
+        if (n.id === leader.nodeId) continue;
+        assert.notEqual(n.status?.state, 3 /* DOWN */, "nodes shouldn't go to down");
+        if (n.status?.state !== 2 /* READY */) throw new Error(`node ${n.id} is still not ready`);
+      }
+    });
+    cl.startNode(leader.nodeId);
+    await cl.pollClusterReady(numWorker, numManager);
+  });
+
+  test("TestNodeRejoins", { timeout: TIMEOUT }, async () => {
+    const worker = (await cl.listNodes()).find((n) => n.role === NodeRole.WORKER)!;
+    const info = await cl.clusterInfo();
+    // A restarted worker rejoins with its certificates.
+    await cl.pause(worker.id);
+    cl.startNode(worker.id);
+    await cl.pollClusterReady(numWorker, numManager);
+    // With certificates from another root and a join address, start-up fails fast.
+    const leader = await cl.leader();
+    await cl.pause(worker.id);
+    const node = cl.nodes.get(worker.id)!;
+    await seedForeignCerts(node.stateDir, worker.id, WORKER_ROLE, info.id);
+    const proc = cl.startNode(worker.id, ["--join-addr", leader.remoteAddr]);
+    const exit = await proc.exited;
+    assert.equal(exit.code, 1, proc.stderr());
+    assert.match(proc.stderr(), /belong to another cluster/);
+    node.proc = undefined;
+    cl.nodes.delete(worker.id);
+    everNodes.push(worker.id);
+  });
+
+  test("TestNodeJoinWithWrongCerts", { timeout: TIMEOUT }, async () => {
+    const info = await cl.clusterInfo();
+    const via = await cl.randomManager();
+    const tokens = info.rootCa!.joinTokens!;
+    for (const [role, token] of [[WORKER_ROLE, tokens.worker], [MANAGER_ROLE, tokens.manager]] as const) {
+      const stateDir = join(cl.dir, `wrongcerts-${role}`);
+      await seedForeignCerts(stateDir, newId(), role, info.id);
+      const { startSwarmd } = await import("../main/helpers.js");
+      const proc = startSwarmd(["-d", stateDir, "--listen-remote-api", "127.0.0.1:0", "--join-addr", via.remoteAddr, "--join-token", token, "--engine-addr", engine]);
+      const exit = await proc.exited;
+      assert.equal(exit.code, 1, proc.stderr());
+      assert.match(proc.stderr(), /belong to another cluster/);
+    }
+  });
+});
+
+export type { TestNode };
