@@ -7,14 +7,15 @@
 // 1 worker + 3 managers as SwarmKit's would. Raft runs on 100 ms ticks.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { NodeRole, RemoveServiceRequest, UpdateNodeRequest } from "../../src/shared/api/index.js";
-import { createKeyAndCsr, createRootCA, signNodeCsr, MANAGER_ROLE, WORKER_ROLE } from "../../src/shared/pki/index.js";
+import { NodeRole, RemoveNodeRequest, RemoveServiceRequest, UpdateNodeRequest } from "../../src/shared/api/index.js";
+import { createKeyAndCsr, createRootCA, parseNodeCert, signNodeCsr, MANAGER_ROLE, WORKER_ROLE } from "../../src/shared/pki/index.js";
 import { newId } from "../../src/shared/ids.js";
 import { unary } from "../helpers/control.js";
 import { removeContainersByLabel, startEngine } from "../helpers/engine.js";
 import { TestCluster, pollUntil, type TestNode } from "../helpers/cluster.js";
+import { startSwarmd } from "../main/helpers.js";
 
 const TIMEOUT = 120_000;
 
@@ -214,6 +215,9 @@ describe("SwarmKit integration scenarios", { timeout: 600_000 }, () => {
     node.proc = undefined;
     cl.nodes.delete(worker.id);
     everNodes.push(worker.id);
+    // Not in SwarmKit's test: drop the node from the cluster so the next scenario starts healthy.
+    await cl.api((c) => unary(c, "removeNode", RemoveNodeRequest.fromPartial({ nodeId: worker.id, force: true })));
+    numWorker--;
   });
 
   test("TestNodeJoinWithWrongCerts", { timeout: TIMEOUT }, async () => {
@@ -223,12 +227,46 @@ describe("SwarmKit integration scenarios", { timeout: 600_000 }, () => {
     for (const [role, token] of [[WORKER_ROLE, tokens.worker], [MANAGER_ROLE, tokens.manager]] as const) {
       const stateDir = join(cl.dir, `wrongcerts-${role}`);
       await seedForeignCerts(stateDir, newId(), role, info.id);
-      const { startSwarmd } = await import("../main/helpers.js");
       const proc = startSwarmd(["-d", stateDir, "--listen-remote-api", "127.0.0.1:0", "--join-addr", via.remoteAddr, "--join-token", token, "--engine-addr", engine]);
       const exit = await proc.exited;
       assert.equal(exit.code, 1, proc.stderr());
       assert.match(proc.stderr(), /belong to another cluster/);
     }
+  });
+
+  // Issue 9 part 4 (not a SwarmKit test name): leave and rejoin.
+  test("removed node: refused with its old certificate; wiped state dir joins as a new node", { timeout: TIMEOUT }, async () => {
+    const tokens = (await cl.clusterInfo()).rootCa!.joinTokens!;
+    const worker = (await cl.listNodes()).find((n) => n.role === NodeRole.WORKER && cl.nodes.has(n.id))!;
+    const node = cl.nodes.get(worker.id)!;
+    await cl.pause(worker.id);
+    await pollUntil("stopped worker removable", async () => {
+      await cl.api((c) => unary(c, "removeNode", RemoveNodeRequest.fromPartial({ nodeId: worker.id, force: true })));
+    });
+    everNodes.push(worker.id);
+    // Its old certificate is refused for good: swarmd says so and exits 1.
+    const proc = cl.startNode(worker.id);
+    const exit = await proc.exited;
+    assert.equal(exit.code, 1, proc.stderr());
+    assert.match(proc.stderr(), /^swarmd: this node was removed from the swarm .*empty the state dir/m);
+    node.proc = undefined;
+    cl.nodes.delete(worker.id);
+    // The same host with its state dir wiped joins again with a token, as a new node.
+    await rm(node.stateDir, { recursive: true, force: true });
+    const via = await cl.randomManager();
+    const again = startSwarmd(["-d", node.stateDir, "--listen-remote-api", node.remoteAddr, "--tick-interval", "100ms", "--engine-addr", engine, "--join-addr", via.remoteAddr, "--join-token", tokens.worker]);
+    const newId = await pollUntil("rejoined node's certificate", async () =>
+      parseNodeCert(await readFile(join(node.stateDir, "certificates", "swarm-node.crt"), "utf8")).nodeId,
+    );
+    assert.notEqual(newId, worker.id, "a rejoined node gets a new node ID");
+    cl.nodes.set(newId, { ...node, nodeId: newId, proc: again, pastLogs: [] });
+    await cl.pollClusterReady(numWorker, numManager);
+    // A restarted manager resumes its identity and role.
+    const m = (await cl.listNodes()).find((n) => n.role === NodeRole.MANAGER && !n.managerStatus?.leader)!;
+    await cl.pause(m.id);
+    cl.startNode(m.id);
+    await cl.pollClusterReady(numWorker, numManager);
+    assert.equal((await cl.getNode(m.id)).role, NodeRole.MANAGER);
   });
 });
 

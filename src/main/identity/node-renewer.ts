@@ -1,6 +1,6 @@
 // Runs the certificate renewer for a running node: which managers to ask
-// (this host's own remote API first when it is a manager, then those in
-// state.json), and where renewed material goes (both worker threads).
+// (those in state.json, then this host's own remote API when it is a
+// manager), and where renewed material goes (both worker threads).
 import { formatHostPort } from "../../shared/config.js";
 import type { ManagerStatus } from "../../shared/contracts/index.js";
 import { errorMessage } from "../../shared/errors.js";
@@ -27,7 +27,9 @@ export function startNodeRenewer(stateDir: string, tls: TlsMaterial, node: Renew
       if (!own) return addrs;
       const host = own.host === "0.0.0.0" || own.host === "::" || own.host === "" ? "127.0.0.1" : own.host;
       const self = formatHostPort({ host, port: own.port });
-      return [self, ...addrs.filter((a) => a !== self)];
+      // Own remote API last: a manager being demoted is already out of raft
+      // and its own CA could never finish the renewal (it would hang there).
+      return [...addrs.filter((a) => a !== self), self];
     },
     onRenewed: async (renewed) => {
       const results = await Promise.allSettled([node.manager.updateIdentity(renewed), node.agent.updateIdentity(renewed)]);
