@@ -9,6 +9,15 @@ const targets = args.length > 0 ? args : ["build/test/"];
 const child = spawn(process.execPath, ["--test", "--test-reporter=spec", ...targets], {
   stdio: ["ignore", "pipe", "inherit"],
 });
+// A test file that leaves a handle open never exits and would stall the run
+// (and CI) forever: past this budget, stop and fail loudly instead.
+const BUDGET_MS = Number(process.env.TEST_BUDGET_MS ?? 40 * 60 * 1000);
+const watchdog = setTimeout(() => {
+  console.error(`run-tests: the suite ran past ${BUDGET_MS / 60000} minutes (a test file that never exits?); failing the run`);
+  child.kill("SIGKILL");
+  process.exit(1);
+}, BUDGET_MS);
+watchdog.unref();
 let tail = "";
 child.stdout.on("data", (chunk) => {
   process.stdout.write(chunk);

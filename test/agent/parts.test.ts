@@ -1,6 +1,7 @@
 // The agent's parts without Docker: backoff, status coalescing, task DB,
 // manager list, api ↔ executor mapping, and the local (MessageChannel)
 // dispatcher connection against an in-test LocalDispatcherApi.
+import * as Comlink from "comlink";
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
@@ -149,6 +150,7 @@ describe("task mapping", () => {
 describe("local dispatcher connection", () => {
   it("runs Session and Assignments streams, heartbeats and status updates over a MessageChannel", { timeout: 10_000 }, async () => {
     const sinks = new Map<number, DispatcherStreamSink<SessionMessage>>();
+    const ended: object[] = [];
     let nextId = 1;
     const cancelled: number[] = [];
     const updates: string[] = [];
@@ -160,6 +162,7 @@ describe("local dispatcher connection", () => {
         return id;
       },
       async dispatcherAssignments(_req, sink) {
+        ended.push(sink);
         sink.end({ code: "UNIMPLEMENTED", message: "not here" });
         return nextId++;
       },
@@ -201,6 +204,10 @@ describe("local dispatcher connection", () => {
     } finally {
       local.close();
       conn.close();
+      // The fake manager keeps the sinks; release their comlink ports as the real one does.
+      for (const sink of [...sinks.values(), ...ended]) (sink as unknown as { [Comlink.releaseProxy](): void })[Comlink.releaseProxy]();
+      port1.close();
+      port2.close();
     }
   });
 });

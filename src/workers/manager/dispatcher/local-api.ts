@@ -3,6 +3,7 @@
 // own node; stream sinks arrive as comlink proxies, so sends are posted
 // without waiting (comlink keeps their order) and a dead receiver only ends
 // its stream.
+import * as Comlink from "comlink";
 import type { DispatcherStreamSink, LocalDispatcherApi, StreamEndError } from "../../../shared/contracts/index.js";
 import { errorCode, errorMessage } from "../../../shared/errors.js";
 import { getLogger } from "../../../shared/logging.js";
@@ -23,6 +24,16 @@ function endError(err: unknown): StreamEndError {
 function plainError(err: unknown): Error {
   const e = endError(err);
   return Object.assign(new Error(e.message), { code: e.code });
+}
+
+/**
+ * A sink that came over a comlink channel holds a MessagePort of its own;
+ * release it once the stream is over, or it keeps both threads' ports open
+ * until garbage collection.
+ */
+function releaseSink(sink: object): void {
+  const release = (sink as { [Comlink.releaseProxy]?: () => void })[Comlink.releaseProxy];
+  if (typeof release === "function") release.call(sink);
 }
 
 export function localDispatcherApi(endpoint: DispatcherEndpoint, caller: () => Caller): LocalDispatcherApi {
@@ -53,10 +64,16 @@ export function localDispatcherApi(endpoint: DispatcherEndpoint, caller: () => C
     } catch (err) {
       settled = Promise.reject(err);
     }
-    settled.then(
-      () => sink.end(),
-      (err: unknown) => sink.end(endError(err)),
-    ).catch(() => undefined).finally(() => open.delete(id));
+    settled
+      .then(
+        () => sink.end(),
+        (err: unknown) => sink.end(endError(err)),
+      )
+      .catch(() => undefined)
+      .finally(() => {
+        open.delete(id);
+        releaseSink(sink);
+      });
     return id;
   }
 
