@@ -49,6 +49,8 @@ export function newTask(service: Service, slot: number, nodeId = "", now: Date =
     status: { state: TaskState.NEW, message: "created", timestamp: now },
     desiredState: TaskState.RUNNING,
     logDriver: service.spec?.task?.logDriver ?? undefined,
+    // The scheduler's host-port filter and the executor read published ports from here.
+    endpoint: service.endpoint ?? (service.spec?.endpoint ? { spec: service.spec.endpoint, ports: service.spec.endpoint.ports, virtualIps: [] } : undefined),
   });
 }
 
