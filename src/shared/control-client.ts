@@ -23,6 +23,8 @@ const CLIENT_OPTIONS: ChannelOptions = {
   "grpc.default_authority": "swarm-manager",
   "grpc.max_receive_message_length": 4 * 1024 * 1024,
   "grpc.max_send_message_length": 4 * 1024 * 1024,
+  // Per-call channelz bookkeeping; nothing reads it.
+  "grpc.enable_channelz": 0,
 };
 
 export function connectControl(socketPath: string, options: ChannelOptions = {}): ControlClient {

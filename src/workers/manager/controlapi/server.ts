@@ -62,6 +62,8 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Ru
   const server = new Server({
     "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
     "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+    // channelz bookkeeping costs ~3% of a control call and nothing reads it.
+    "grpc.enable_channelz": 0,
   });
   server.addService(withSafeDecoders(ControlService), api.handlers());
   server.addService(HealthService, healthHandlers());

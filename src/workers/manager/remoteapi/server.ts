@@ -61,6 +61,8 @@ export class RemoteApiServer {
       "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
       "grpc.keepalive_permit_without_calls": 1,
       "grpc.http2.min_ping_interval_without_data_ms": 1000,
+      // channelz bookkeeping is per call and per message; nothing reads it.
+      "grpc.enable_channelz": 0,
     });
     this.tlsProvider = new MemoryCertificateProvider(opts.tls);
   }

@@ -34,6 +34,8 @@ export function peerChannelOptions(): ChannelOptions {
     "grpc.keepalive_timeout_ms": 5_000,
     // One connection per peer client, never shared with another client's channel.
     "grpc.use_local_subchannel_pool": 1,
+    // channelz bookkeeping is per message on the raft stream; nothing reads it.
+    "grpc.enable_channelz": 0,
   };
 }
 
