@@ -88,6 +88,23 @@ test("snapshots are taken every N entries, the WAL is compacted, and replay is e
   });
 });
 
+test("entries written while a snapshot is encoded in the background survive a restart", async () => {
+  await withDir(async (dir) => {
+    // Many objects make each snapshot encode yield several times while writers keep proposing.
+    const { node, store } = await openNode(dir, { snapshotInterval: 40, segmentSize: 32 * 1024 });
+    for (let round = 0; round < 12; round++) {
+      await Promise.all(Array.from({ length: 25 }, (_, i) => update(store, node, createService(`bg${round}-${i}`))));
+    }
+    const before = store.save();
+    await node.stop();
+    assert.ok((await readdir(join(dir, "snap"))).length >= 1, "a snapshot file exists");
+    const again = await openNode(dir, { snapshotInterval: 40, segmentSize: 32 * 1024 });
+    assert.deepEqual(again.store.save(), before);
+    assert.equal(again.store.find("service").length, 300);
+    await again.node.stop();
+  });
+});
+
 test("--force-new-cluster keeps all data and stays writable", async () => {
   await withDir(async (dir) => {
     const { node, store } = await openNode(dir);

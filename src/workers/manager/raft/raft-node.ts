@@ -26,6 +26,7 @@ import {
   type Status,
 } from "./core/index.js";
 import { Membership, decodeMember, encodeMember, type Member } from "./membership.js";
+import { encodeSnapshotSliced } from "./snapshot-encode.js";
 import { RaftStorage } from "./storage/index.js";
 import { parseWalName } from "./storage/names.js";
 
@@ -143,6 +144,8 @@ export class RaftNode implements Proposer {
   private confChain: Promise<unknown> = Promise.resolve();
   /** The conf change proposed by this leader, settled when its index is applied. */
   private confWaiter: { index: number; term: number; waiter: Waiter } | undefined;
+  /** The snapshot being encoded and saved beside the loop, if any. */
+  private snapshotTask: Promise<void> | undefined;
 
   private constructor(
     private readonly opts: RaftNodeOptions,
@@ -460,6 +463,7 @@ export class RaftNode implements Proposer {
     this.stopped = true;
     if (this.ticker) clearInterval(this.ticker);
     await this.processing;
+    await this.snapshotTask;
     this.rejectWaiters(new SwarmError("UNAVAILABLE", "raft: node is stopping"));
     try {
       if (this.pendingHardState && !this.failed) await this.storage.save(this.pendingHardState, []);
@@ -497,7 +501,11 @@ export class RaftNode implements Proposer {
         // Everyone else persists first, since its messages promise what is on disk.
         const early = this.leaderRole && rd.messages.length > 0;
         if (early) this.opts.transport?.send(rd.messages);
-        if (rd.snapshot) await this.storage.saveSnapshot(rd.snapshot);
+        if (rd.snapshot) {
+          // Snapshot saves stay in index order: let one of our own finish first.
+          await this.snapshotTask;
+          await this.storage.saveSnapshot(rd.snapshot);
+        }
         if (rd.entries.length > 0 || rd.mustSync) {
           await this.storage.save(rd.hardState ?? this.pendingHardState, rd.entries);
           this.pendingHardState = null;
@@ -511,7 +519,7 @@ export class RaftNode implements Proposer {
         this.core.advance();
         this.maybeAnnounceLeader();
         this.maybeCampaign();
-        await this.maybeSnapshot();
+        this.maybeSnapshot();
       }
     } catch (err) {
       this.fail(err);
@@ -592,19 +600,44 @@ export class RaftNode implements Proposer {
     }
   }
 
-  private async maybeSnapshot(): Promise<void> {
+  /**
+   * Every snapshotInterval applied entries, snapshot the store beside the
+   * loop (as SwarmKit does in a goroutine): the store's objects are captured
+   * now (frozen, so the view stays consistent), encoded in slices that yield
+   * to the event loop, then saved. Entries after the snapshot index may reach
+   * the WAL before its marker; replay keeps them (they follow the base).
+   */
+  private maybeSnapshot(): void {
     const interval = this.opts.snapshotInterval ?? SNAPSHOT_INTERVAL;
-    if (this.applied - this.snapshotIndex < interval) return;
-    const data = ApiSnapshot.encode({
-      version: Snapshot_Version.V0,
-      membership: this.membership.toSnapshot(),
-      store: toWireSnapshot(this.opts.store.save()),
-    }).finish();
-    const snap = this.core.snapshotTaken(this.applied, data);
-    await this.storage.saveSnapshot(snap);
-    this.snapshotIndex = snap.metadata.index;
-    await this.storage.compact(snap.metadata.index);
-    log.debug({ index: snap.metadata.index, bytes: data.length }, "took snapshot");
+    if (this.snapshotTask || this.applied - this.snapshotIndex < interval) return;
+    const index = this.applied;
+    const membership = this.membership.toSnapshot();
+    const store = this.opts.store.save({ sorted: false });
+    this.snapshotTask = this.takeSnapshot(index, membership, store).finally(() => {
+      this.snapshotTask = undefined;
+    });
+  }
+
+  private async takeSnapshot(index: number, membership: ReturnType<Membership["toSnapshot"]>, store: ReturnType<MemoryStore["save"]>): Promise<void> {
+    try {
+      const data = await encodeSnapshotSliced(membership, store);
+      // A snapshot from the leader installed meanwhile supersedes this one.
+      if (this.stopped || this.failed || index <= this.snapshotIndex) return;
+      let snap: Snapshot;
+      try {
+        snap = this.core.snapshotTaken(index, data);
+      } catch (err) {
+        // The core restored a newer snapshot from the leader since the capture.
+        log.debug({ index, err: (err as Error).message }, "snapshot superseded");
+        return;
+      }
+      await this.storage.saveSnapshot(snap);
+      this.snapshotIndex = Math.max(this.snapshotIndex, snap.metadata.index);
+      await this.storage.compact(snap.metadata.index);
+      log.debug({ index: snap.metadata.index, bytes: data.length }, "took snapshot");
+    } catch (err) {
+      if (!this.stopped) this.fail(err);
+    }
   }
 
   private settle(id: number, err?: Error): void {

@@ -1,0 +1,62 @@
+// Encodes a raft snapshot (SwarmKit's api.Snapshot: membership + store) in
+// slices, yielding to the event loop between them, so a large store does not
+// stall the raft loop, the transport and the control API for the whole
+// encode. Store objects are frozen, so the arrays captured from the store
+// stay a consistent view while the encode runs.
+//
+// Protobuf lets a repeated field's elements arrive in any number of runs:
+// StoreSnapshot bytes are the concatenation of each slice encoded on its own,
+// and the Snapshot is its header fields followed by one length-delimited store
+// field (field 3) holding them.
+import { BinaryWriter } from "@bufbuild/protobuf/wire";
+import { Snapshot as ApiSnapshot, Snapshot_Version, type ClusterSnapshot } from "../../../shared/api/index.js";
+import { StoreSnapshot as WireStoreSnapshot } from "../../../shared/api/gen/api/snapshot.js";
+import { toWireSnapshot } from "../store/codec.js";
+import type { StoreSnapshot } from "../store/index.js";
+
+/** Snapshot.store's tag: field 3, length-delimited. */
+const STORE_TAG = (3 << 3) | 2;
+/** Objects encoded between clock checks. */
+const SLICE_OBJECTS = 128;
+
+export interface SliceOptions {
+  /** Longest stretch of encoding before yielding, in ms (default 4). */
+  budgetMs?: number;
+  /** How to yield (default setImmediate). */
+  yieldFn?: () => Promise<void>;
+}
+
+const yieldImmediate = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+export async function encodeSnapshotSliced(membership: ClusterSnapshot, store: StoreSnapshot, opts: SliceOptions = {}): Promise<Uint8Array> {
+  const budget = opts.budgetMs ?? 4;
+  const yieldFn = opts.yieldFn ?? yieldImmediate;
+  const empty = toWireSnapshot({ nodes: [], services: [], networks: [], tasks: [], clusters: [], secrets: [], configs: [] });
+  const parts: Uint8Array[] = [];
+  let storeBytes = 0;
+  let started = performance.now();
+  for (const field of Object.keys(store) as (keyof StoreSnapshot)[]) {
+    const objects = store[field] as readonly unknown[];
+    for (let i = 0; i < objects.length; i += SLICE_OBJECTS) {
+      const slice = { ...empty, [field]: objects.slice(i, i + SLICE_OBJECTS) } as typeof empty;
+      const bytes = WireStoreSnapshot.encode(slice).finish();
+      parts.push(bytes);
+      storeBytes += bytes.length;
+      if (performance.now() - started >= budget) {
+        await yieldFn();
+        started = performance.now();
+      }
+    }
+  }
+  const head = ApiSnapshot.encode({ version: Snapshot_Version.V0, membership, store: undefined }).finish();
+  const prefix = new BinaryWriter().uint32(STORE_TAG).uint32(storeBytes).finish();
+  const out = new Uint8Array(head.length + prefix.length + storeBytes);
+  out.set(head, 0);
+  out.set(prefix, head.length);
+  let o = head.length + prefix.length;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
