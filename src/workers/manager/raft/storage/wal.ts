@@ -4,6 +4,7 @@
 // segment and cuts a new one when the next record would not fit.
 // The Wal is not concurrency-safe: RaftStorage serialises calls to it.
 
+import { fdatasync, writeSync } from "node:fs";
 import { open, readFile, readdir, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { SwarmError } from "../../../../shared/errors.js";
@@ -202,7 +203,9 @@ export class Wal {
       i = j;
       if (i < items.length) await this.cut();
     }
-    await this.fh.datasync();
+    // The callback form: one thread-pool round trip without FileHandle's promise bookkeeping.
+    const fd = this.fh.fd;
+    await new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
     this.stats.fsyncs++;
   }
 
@@ -230,8 +233,10 @@ export class Wal {
 
   private async writeAt(buf: Buffer, position: number): Promise<void> {
     let done = 0;
+    // A synchronous write into the page cache (microseconds): one thread-pool round trip per save
+    // (the fdatasync) instead of two. Durability is unchanged: append() resolves after the fdatasync.
     while (done < buf.length) {
-      const { bytesWritten } = await this.fh.write(buf, done, buf.length - done, position + done);
+      const bytesWritten = writeSync(this.fh.fd, buf, done, buf.length - done, position + done);
       done += bytesWritten;
       this.stats.writes++;
     }
