@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { SwarmError } from "../../src/shared/errors.js";
 import { batch, type Proposer } from "../../src/workers/manager/store/proposer.js";
 import { MAX_CHANGES_PER_TRANSACTION, MAX_TRANSACTION_BYTES } from "../../src/workers/manager/store/errors.js";
-import { encodeRaftRequest, decodeRaftRequest } from "../../src/workers/manager/store/codec.js";
+import { encodeRaftRequest, decodeRaftRequest, encodedActionsSize, withRequestId } from "../../src/workers/manager/store/codec.js";
 import type { StoreAction } from "../../src/workers/manager/store/actions.js";
 import { config, ids, network, newStore, renamed, secret, service, T0, task } from "./fixtures.js";
 
@@ -219,4 +219,20 @@ test("a batch proposes at most 200 changes per transaction and rolls back a fail
   assert.equal(failures, 1);
   assert.equal(store.find("task").length, 450);
   assert.equal(store.get("task", "extra"), undefined, "the failed update's create was rolled back");
+});
+
+test("a prepared transaction's encoding plus the request ID is the InternalRaftRequest raft would encode", async () => {
+  const { store, write } = newStore();
+  await write((tx) => tx.create("service", service("s0", "first")));
+  const prepared = store.prepare((tx) => {
+    tx.create("service", service("s1", "web"));
+    tx.update("service", { ...store.get("service", "s0")!, spec: { ...store.get("service", "s0")!.spec!, annotations: { name: "first", labels: { a: "b" }, indices: [] } } });
+  });
+  for (const id of [1, 127, 128, 2 ** 40 + 5, 2 ** 48 - 1]) {
+    const expected = encodeRaftRequest({ id, actions: prepared.actions });
+    assert.deepEqual(withRequestId(id, prepared.encoded), expected);
+    assert.equal(decodeRaftRequest(withRequestId(id, prepared.encoded)).id, id);
+  }
+  assert.equal(prepared.bytes, encodedActionsSize(prepared.actions));
+  assert.equal(prepared.bytes, encodeRaftRequest({ id: Number.MAX_SAFE_INTEGER, actions: prepared.actions }).byteLength);
 });

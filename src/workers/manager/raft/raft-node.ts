@@ -9,7 +9,7 @@ import { RaftMemberStatus_Reachability, Snapshot as ApiSnapshot, Snapshot_Versio
 import { SwarmError } from "../../../shared/errors.js";
 import { getLogger } from "../../../shared/logging.js";
 import type { MemoryStore, Proposer, StoreAction } from "../store/index.js";
-import { encodeRaftRequest, fromWireSnapshot, toWireSnapshot } from "../store/codec.js";
+import { encodeRaftRequest, fromWireSnapshot, toWireSnapshot, withRequestId } from "../store/codec.js";
 import {
   ConfChangeType,
   EntryType,
@@ -336,7 +336,7 @@ export class RaftNode implements Proposer {
   }
 
   /** Proposer: resolves once the transaction is committed and applied here. */
-  propose(actions: readonly StoreAction[]): Promise<void> {
+  propose(actions: readonly StoreAction[], encoded?: Uint8Array): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
     if (this.stopped) return Promise.reject(new SwarmError("UNAVAILABLE", "raft: node is stopping"));
     if (!this.announcedLeader) {
@@ -345,7 +345,7 @@ export class RaftNode implements Proposer {
     }
     const id = this.nextRequestId;
     this.nextRequestId = id >= MAX_RANDOM_ID ? 1 : id + 1;
-    const data = encodeRaftRequest({ id, actions: [...actions] });
+    const data = encoded ? withRequestId(id, encoded) : encodeRaftRequest({ id, actions: [...actions] });
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (this.waiters.delete(id)) reject(new SwarmError("DEADLINE_EXCEEDED", `raft: proposal not applied within ${this.proposalTimeoutMs} ms`));

@@ -1,6 +1,7 @@
 // Bytes for what the store hands to raft: a transaction's actions as
 // SwarmKit's InternalRaftRequest, and the store's contents as StoreSnapshot
 // (the `store` field of the raft snapshot). Wire-compatible with SwarmKit.
+import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { SwarmError } from "../../../shared/errors.js";
 import { getLogger } from "../../../shared/logging.js";
 import { InternalRaftRequest, StoreAction as WireStoreAction, StoreActionKind } from "../../../shared/api/gen/api/raft.js";
@@ -84,8 +85,30 @@ export function decodeRaftRequest(bytes: Uint8Array): RaftRequest {
 }
 
 /** Encoded size of a transaction's actions, for the 1.5 MiB proposal limit. */
+/** Tag + varint of the largest request ID (2^53 - 1): what a transaction's size reserves for it. */
+export const MAX_ID_FIELD_BYTES = 9;
+
 export function encodedActionsSize(actions: readonly StoreAction[]): number {
-  return encodeRaftRequest({ id: Number.MAX_SAFE_INTEGER, actions: actions as StoreAction[] }).byteLength;
+  return encodeActions(actions).byteLength + MAX_ID_FIELD_BYTES;
+}
+
+/**
+ * An InternalRaftRequest without its ID: the actions (field 2) alone. The
+ * leader encodes a transaction once, when it prepares it, and puts the ID in
+ * front when it proposes (withRequestId) — the same bytes as encodeRaftRequest.
+ */
+export function encodeActions(actions: readonly StoreAction[]): Uint8Array {
+  return InternalRaftRequest.encode({ id: 0, action: actions.map(toWireAction) }).finish();
+}
+
+/** encodeActions' bytes with the request ID (field 1) in front. */
+export function withRequestId(id: number, encodedActions: Uint8Array): Uint8Array {
+  if (id === 0) return encodedActions;
+  const head = new BinaryWriter().uint32(8).uint64(id).finish();
+  const out = new Uint8Array(head.length + encodedActions.length);
+  out.set(head, 0);
+  out.set(encodedActions, head.length);
+  return out;
 }
 
 /** Encoded size of one action within a request (batch size estimates). */

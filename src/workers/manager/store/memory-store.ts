@@ -10,7 +10,8 @@ import type { StoreAction } from "./actions.js";
 import {
   decodeRaftRequest,
   decodeStoreSnapshot,
-  encodedActionsSize,
+  encodeActions,
+  MAX_ID_FIELD_BYTES,
   encodeStoreSnapshot,
   SNAPSHOT_FIELD,
   type StoreSnapshot,
@@ -25,6 +26,7 @@ import { WatchHub, type ChangeEvent, type WatchOptions, type Watcher } from "./w
 import { deepFreeze } from "./copy.js";
 
 const log = getLogger("store");
+const EMPTY = new Uint8Array(0);
 
 export interface MemoryStoreOptions {
   /** Events kept for watch resume (default 10000). */
@@ -40,6 +42,8 @@ export interface Prepared<R> {
   result: R;
   /** Encoded size of the actions, in bytes. */
   bytes: number;
+  /** The actions encoded for raft, without a request ID (codec.withRequestId adds it). */
+  encoded: Uint8Array;
 }
 
 export type ApplyResult =
@@ -99,9 +103,10 @@ export class MemoryStore {
       tx.finish();
     }
     const actions = [...tx.actions];
-    const bytes = actions.length === 0 ? 0 : encodedActionsSize(actions);
+    const encoded = actions.length === 0 ? EMPTY : encodeActions(actions);
+    const bytes = actions.length === 0 ? 0 : encoded.byteLength + MAX_ID_FIELD_BYTES;
     if (bytes > MAX_TRANSACTION_BYTES) throw errTooLarge(bytes);
-    return { actions, result, bytes };
+    return { actions, result, bytes, encoded };
   }
 
   /** A write transaction over current state, for Batch; its actions are checked again at apply. */

@@ -13,14 +13,15 @@ export interface Proposer {
    * Propose one transaction. Resolves once the entry is committed and applied
    * to the local store; rejects with the apply error (e.g. "update out of
    * sequence" when another write got there first) or a raft error.
+   * `encoded`, when given, is codec.encodeActions(actions), already computed.
    */
-  propose(actions: readonly StoreAction[]): Promise<void>;
+  propose(actions: readonly StoreAction[], encoded?: Uint8Array): Promise<void>;
 }
 
 /** Prepare, propose and wait: SwarmKit's store.Update. Returns fn's result. */
 export async function update<R>(store: MemoryStore, proposer: Proposer, fn: (tx: Tx) => R): Promise<R> {
   const prepared = store.prepare(fn);
-  if (prepared.actions.length > 0) await proposer.propose(prepared.actions);
+  if (prepared.actions.length > 0) await proposer.propose(prepared.actions, prepared.encoded);
   return prepared.result;
 }
 
