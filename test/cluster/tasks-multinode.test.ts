@@ -125,9 +125,14 @@ test("3 nodes: spread 2-2-2, kill -9 of a worker reschedules, restarts clean up 
     });
   };
   const launch = async (m: Member, extra: string[] = []) => {
-    m.proc = startSwarmd([...m.args, ...extra]);
-    if (m === manager) client = await waitForControl(join(m.stateDir, "swarmd.sock"), 40_000);
-    else await m.proc.waitForLog(/session registered/, 40_000);
+    const proc = startSwarmd([...m.args, ...extra]);
+    m.proc = proc;
+    const died = proc.exited.then((e) => {
+      throw new Error(`${m.name} exited (${e.code ?? e.signal}) while starting:\n${proc.stderr().slice(-4000)}`);
+    });
+    died.catch(() => undefined);
+    if (m === manager) client = await Promise.race([waitForControl(join(m.stateDir, "swarmd.sock"), 40_000), died]);
+    else await proc.waitForLog(/session registered/, 40_000);
     m.nodeId = nodeIdOf(m);
   };
 

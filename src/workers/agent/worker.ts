@@ -52,7 +52,8 @@ export class Worker {
     return this.serial(async () => {
       const wanted = new Set(tasks.map((t) => t.id));
       for (const t of tasks) await this.upsert(t);
-      for (const id of [...this.managers.keys()]) if (!wanted.has(id)) await this.removeTask(id);
+      // Concurrently: each stop may wait out its task's grace period.
+      await Promise.all([...this.managers.keys()].filter((id) => !wanted.has(id)).map((id) => this.removeTask(id)));
       await this.retryRemovals();
       if (!this.swept) {
         this.swept = true;
@@ -65,7 +66,7 @@ export class Worker {
   update(updated: Task[], removed: string[]): Promise<void> {
     return this.serial(async () => {
       for (const t of updated) await this.upsert(t);
-      for (const id of removed) await this.removeTask(id);
+      await Promise.all(removed.map((id) => this.removeTask(id)));
       await this.retryRemovals();
     });
   }
