@@ -194,6 +194,12 @@ describe("bad values name the flag and the value", () => {
   }
 });
 
+test("--generic-node-resources parses discrete and named resources", async () => {
+  const out = await parseFlags(["--generic-node-resources", "fpga=2,gpu=UUID1"]);
+  assert.equal(out.action, "run");
+  if (out.action === "run") assert.equal(out.config.genericNodeResources.length, 2);
+});
+
 describe("flags whose subsystem does not exist yet are refused, after validation", () => {
   const valid: Array<[string, string[]]> = [
     ["listen-debug", ["--listen-debug", "127.0.0.1:6060"]],
@@ -201,7 +207,6 @@ describe("flags whose subsystem does not exist yet are refused, after validation
     ["external-ca", ["--external-ca", "protocol=cfssl,url=https://ca.example:8888"]],
     ["autolock", ["--autolock"]],
     ["unlock-key", ["--unlock-key", "SWMKEY-1-aGVsbG8gd29ybGQ="]],
-    ["generic-node-resources", ["--generic-node-resources", "fpga=2,gpu=UUID1"]],
   ];
   for (const [flag, argv] of valid) {
     test(`--${flag}`, async () => {
