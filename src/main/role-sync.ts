@@ -112,7 +112,12 @@ export class RoleSync {
     if (role === "manager") {
       const status = await this.node.manager.status();
       if (!status.services) {
-        // Removed from raft (or a failed start) while the cluster wants a manager: start it again, joining afresh.
+        // Removed from raft (or a failed start). Like SwarmKit, renew first:
+        // the CA signs node.role, so a demotion yields a worker certificate
+        // here; only if it still says manager was this node re-promoted, and
+        // the manager starts again, joining afresh.
+        await this.renewer.renewNow();
+        if (this.certRole() !== "manager") return false;
         log.info("manager services are not running although this node is a manager: starting them");
         await this.node.setRole("manager").catch((err: unknown) => log.warn({ err: errorMessage(err) }, "manager restart did not complete yet"));
         return false;

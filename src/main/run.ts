@@ -171,13 +171,23 @@ async function checkSameCluster(config: NodeConfig, localRootPem: string): Promi
     if (token.digestHex !== local) throw mismatch(`the join token's root CA digest is ${token.digestHex}, the local root CA's is ${local}`);
     return;
   }
-  try {
-    await fetchRootCA(addr, local);
-  } catch (err) {
-    if (errorCode(err) === "PERMISSION_DENIED") throw mismatch(errorMessage(err));
-    log.warn({ joinAddr: addr, err: errorMessage(err) }, "could not check the local root CA against the join address; continuing");
+  // A manager that is still starting may not serve the CA yet: a few tries.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await fetchRootCA(addr, local, 3000);
+      return;
+    } catch (err) {
+      if (errorCode(err) === "PERMISSION_DENIED") throw mismatch(errorMessage(err));
+      if (attempt >= ROOT_CHECK_ATTEMPTS) {
+        log.warn({ joinAddr: addr, err: errorMessage(err) }, "could not check the local root CA against the join address; continuing");
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
   }
 }
+
+const ROOT_CHECK_ATTEMPTS = 5;
 
 /**
  * The node's identity: the one in the state dir if there is one (its
