@@ -92,9 +92,9 @@ test("quorum loss: fast UNAVAILABLE, reads and containers keep going, healing, -
     // lone leader's log before it stepped down; like any raft write that lost its leader, its outcome is
     // unknown to the client (SwarmKit's "node lost leader status") and it may commit once a quorum is back —
     // but never twice.
-    const after = (await listServices(m1.client!)).map((s) => s.spec!.annotations!.name);
-    assert.equal(after.filter((n) => n === "no-quorum-2").length, 0, "the write refused without a leader was not applied later");
-    assert.ok(after.filter((n) => n === "no-quorum-1").length <= 1, "the write that lost its leader was applied at most once");
+    const healedNames = (await listServices(m1.client!)).map((s) => s.spec!.annotations!.name);
+    assert.equal(healedNames.filter((n) => n === "no-quorum-2").length, 0, "the write refused without a leader was not applied later");
+    assert.ok(healedNames.filter((n) => n === "no-quorum-1").length <= 1, "the write that lost its leader was applied at most once");
     assert.deepEqual(await running(), [containerId], "the same container, not a replacement");
     await retry("the worker READY again", 30_000, async () => {
       const l = await ha.leader();
