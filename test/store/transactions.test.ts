@@ -228,7 +228,7 @@ test("a prepared transaction's encoding plus the request ID is the InternalRaftR
     tx.create("service", service("s1", "web"));
     tx.update("service", { ...store.get("service", "s0")!, spec: { ...store.get("service", "s0")!.spec!, annotations: { name: "first", labels: { a: "b" }, indices: [] } } });
   });
-  for (const id of [1, 127, 128, 2 ** 40 + 5, 2 ** 48 - 1]) {
+  for (const id of [1, 127, 128, 300, 16383, 16384, 2 ** 31, 2 ** 32 + 1, 2 ** 40 + 5, 2 ** 48 - 1, Number.MAX_SAFE_INTEGER]) {
     const expected = encodeRaftRequest({ id, actions: prepared.actions });
     assert.deepEqual(withRequestId(id, prepared.encoded), expected);
     assert.equal(decodeRaftRequest(withRequestId(id, prepared.encoded)).id, id);

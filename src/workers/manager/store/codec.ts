@@ -1,7 +1,6 @@
 // Bytes for what the store hands to raft: a transaction's actions as
 // SwarmKit's InternalRaftRequest, and the store's contents as StoreSnapshot
 // (the `store` field of the raft snapshot). Wire-compatible with SwarmKit.
-import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { SwarmError } from "../../../shared/errors.js";
 import { getLogger } from "../../../shared/logging.js";
 import { InternalRaftRequest, StoreAction as WireStoreAction, StoreActionKind } from "../../../shared/api/gen/api/raft.js";
@@ -104,10 +103,20 @@ export function encodeActions(actions: readonly StoreAction[]): Uint8Array {
 /** encodeActions' bytes with the request ID (field 1) in front. */
 export function withRequestId(id: number, encodedActions: Uint8Array): Uint8Array {
   if (id === 0) return encodedActions;
-  const head = new BinaryWriter().uint32(8).uint64(id).finish();
-  const out = new Uint8Array(head.length + encodedActions.length);
-  out.set(head, 0);
-  out.set(encodedActions, head.length);
+  // Tag 8 (field 1, varint), then the ID as a varint, written by hand: a BinaryWriter per
+  // proposal allocates and grows a buffer for these few bytes.
+  let size = 2;
+  for (let n = id; n >= 128; n = Math.floor(n / 128)) size++;
+  const out = new Uint8Array(size + encodedActions.length);
+  out[0] = 8;
+  let o = 1;
+  let n = id;
+  while (n >= 128) {
+    out[o++] = (n % 128) | 128;
+    n = Math.floor(n / 128);
+  }
+  out[o++] = n;
+  out.set(encodedActions, o);
   return out;
 }
 
