@@ -22,24 +22,10 @@ import {
 import { startSwarmd, tempDir, testArgs, type SwarmdProcess } from "../main/helpers.js";
 import { unary, waitForControl } from "../helpers/control.js";
 import { rawDocker, removeContainersByLabel, startEngine, uniqueId } from "../helpers/engine.js";
+import { eventually as waitFor } from "../helpers/wait.js";
 
 const RUNNING = 512; // TaskState.RUNNING
 const READY = 2; // NodeStatus.State.READY
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-}
 
 test("a global service runs one task per node and follows a drain and a new join", { timeout: 180_000 }, async () => {
   const engine = await startEngine();

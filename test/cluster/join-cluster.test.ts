@@ -25,6 +25,7 @@ import { createRootCA, generateJoinToken, parseNodeCert, MANAGER_ROLE, WORKER_RO
 import { unary, waitForControl } from "../helpers/control.js";
 import { startEngine } from "../helpers/engine.js";
 import { startSwarmd, tempDir, type SwarmdProcess } from "../main/helpers.js";
+import { eventually } from "../helpers/wait.js";
 
 const TICK = ["--tick-interval", "100ms", "--election-tick", "10"];
 
@@ -48,21 +49,6 @@ async function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
-}
-
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
 }
 
 const nodes = (c: ControlClient) => unary<"listNodes", object, { nodes: Node[] }>(c, "listNodes", { filters: undefined }).then((r) => r.nodes);

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { CreateServiceRequest, RaftMemberStatus_Reachability, type Cluster, type ControlClient, type Node, type Service } from "../../src/shared/api/index.js";
 import { startSwarmd, tempDir, testArgs, type SwarmdProcess } from "../main/helpers.js";
 import { unary, waitForControl } from "../helpers/control.js";
+import { eventually } from "../helpers/wait.js";
 
 const RAFT_ARGS = ["--tick-interval", "100ms", "--election-tick", "10", "--engine-addr", "unix:///nonexistent/docker.sock"];
 
@@ -33,21 +34,6 @@ function createService(c: ControlClient, name: string): Promise<unknown> {
   return unary(c, "createService", CreateServiceRequest.fromPartial({
     spec: { annotations: { name }, task: { runtime: { $case: "container", value: { image: "busybox" } } }, mode: { $case: "replicated", value: { replicas: 0 } } },
   }));
-}
-
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
 }
 
 test("three swarmd managers form one raft group and survive kill -9 of the leader", { timeout: 180_000 }, async () => {

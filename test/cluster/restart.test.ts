@@ -20,6 +20,7 @@ import { durationFromMillis } from "../../src/shared/api/index.js";
 import { startSwarmd, tempDir, testArgs, type SwarmdProcess } from "../main/helpers.js";
 import { unary, waitForControl } from "../helpers/control.js";
 import { rawDocker, startEngine, uniqueId } from "../helpers/engine.js";
+import { eventually as waitFor } from "../helpers/wait.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -49,16 +50,6 @@ describe("restart policies and task history (single node, real engine)", { timeo
       },
     }));
     return res.service!.id;
-  }
-
-  async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-    const end = Date.now() + timeoutMs;
-    while (Date.now() < end) {
-      const v = await fn();
-      if (v !== undefined) return v;
-      await sleep(200);
-    }
-    throw new Error(`timed out waiting for ${what}`);
   }
 
   before(async () => {

@@ -32,6 +32,7 @@ import { parseNodeCert } from "../../src/shared/pki/index.js";
 import { unary, waitForControl } from "../helpers/control.js";
 import { rawDocker, removeContainersByLabel, startEngine, uniqueId } from "../helpers/engine.js";
 import { startSwarmd, tempDir, type SwarmdProcess } from "../main/helpers.js";
+import { eventually } from "../helpers/wait.js";
 
 const TICK = ["--tick-interval", "100ms", "--log-level", "info"];
 const NODE_LABEL = "com.docker.swarm.node.id";
@@ -54,22 +55,6 @@ async function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
-}
-
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-      last = undefined;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
