@@ -129,8 +129,6 @@ export class RaftNode implements Proposer {
   /** Index of the last entry applied (conf changes and empty entries included). */
   private applied: number;
   private snapshotIndex: number;
-  /** A commit-only hard state is written with the next save, not fsynced on its own. */
-  private pendingHardState: HardState | null = null;
   /** Index of this leader's first entry; leadership is announced once it is applied. */
   private leaderStartIndex = 0;
   private announcedLeader = false;
@@ -465,11 +463,7 @@ export class RaftNode implements Proposer {
     await this.processing;
     await this.snapshotTask;
     this.rejectWaiters(new SwarmError("UNAVAILABLE", "raft: node is stopping"));
-    try {
-      if (this.pendingHardState && !this.failed) await this.storage.save(this.pendingHardState, []);
-    } finally {
-      await this.storage.close();
-    }
+    await this.storage.close(); // waits for background hard-state saves
     log.info("raft node stopped");
   }
 
@@ -507,10 +501,12 @@ export class RaftNode implements Proposer {
           await this.storage.saveSnapshot(rd.snapshot);
         }
         if (rd.entries.length > 0 || rd.mustSync) {
-          await this.storage.save(rd.hardState ?? this.pendingHardState, rd.entries);
-          this.pendingHardState = null;
+          await this.storage.save(rd.hardState, rd.entries);
         } else if (rd.hardState) {
-          this.pendingHardState = rd.hardState;
+          // A commit-only change needs no fsync before anything else happens (a lost commit index is
+          // learned again), so nothing waits for it; but it is written now, in order, because
+          // --force-new-cluster keeps exactly the entries the persisted commit covers.
+          this.storage.save(rd.hardState, []).catch((err: unknown) => this.fail(err));
         }
         if (!early && rd.messages.length > 0) this.opts.transport?.send(rd.messages);
         if (rd.snapshot) this.installSnapshot(rd.snapshot);
