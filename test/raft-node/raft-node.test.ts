@@ -118,3 +118,18 @@ test("--force-new-cluster keeps all data and stays writable", async () => {
     await forced.node.stop();
   });
 });
+
+test("the commit index is persisted promptly, not only with the next entries (force-new-cluster keeps what it covers)", async () => {
+  await withDir(async (dir) => {
+    const { node, store } = await openNode(dir);
+    for (let i = 0; i < 5; i++) await update(store, node, createService(`c${i}`));
+    const applied = node.appliedIndex;
+    // No new entries follow; after a moment the commit covering them must be on disk anyway.
+    await new Promise((r) => setTimeout(r, 200));
+    const { RaftStorage } = await import("../../src/workers/manager/raft/storage/index.js");
+    const { storage, state } = await RaftStorage.open(dir);
+    await storage.close();
+    assert.ok(state.hardState.commit >= applied, `persisted commit ${state.hardState.commit} covers applied ${applied}`);
+    await node.stop();
+  });
+});
