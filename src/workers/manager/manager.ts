@@ -64,9 +64,6 @@ export class Manager {
   private leaderLink: GrpcLeaderLink | undefined;
   private dispatcher: ManagerDispatcher | undefined;
   private readonly leaderConn = new LeaderConnection(() => this.leaderRemoteAddr(), () => this.opts.identity.tls);
-  /** Raft members as last told to the dispatcher (its SessionMessage manager list). */
-  private lastManagers = "";
-  private managersTimer: NodeJS.Timeout | undefined;
   private raftNet: RaftNetwork | undefined;
   private readonly removedListeners: Array<() => void> = [];
 
@@ -268,15 +265,8 @@ export class Manager {
       ...(this.opts.remote ? { remote: this.opts.remote } : {}),
     });
     this.addLeaderComponent(this.dispatcher.component);
-    // Sessions learn about manager changes; membership changes are rare, a cheap poll is enough.
-    this.managersTimer = setInterval(() => {
-      const now = JSON.stringify(this.raft.members());
-      if (now !== this.lastManagers) {
-        this.lastManagers = now;
-        this.dispatcher?.dispatcher.managersChanged();
-      }
-    }, 1000);
-    this.managersTimer.unref();
+    // Sessions learn about manager changes from the raft member list.
+    this.raft.onMembersChange(() => this.dispatcher?.dispatcher.managersChanged());
   }
 
   /** CA and NodeCA on the remote API; the signer threads and loop run only on the leader. */
@@ -348,7 +338,6 @@ export class Manager {
     if (this.stopped) return;
     this.stopped = true;
     await this.control?.stop();
-    if (this.managersTimer) clearInterval(this.managersTimer);
     await this.transitions;
     await this.becomeFollower();
     await this.raftNet?.close();

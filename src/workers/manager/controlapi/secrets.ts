@@ -2,6 +2,7 @@
 // The two kinds behave alike; a secret's data never leaves the manager
 // through this API, a config's data does.
 import {
+  type Annotations,
   type Config,
   type ConfigSpec,
   type CreateConfigRequest,
@@ -27,9 +28,10 @@ import {
   type UpdateConfigResponse,
   type UpdateSecretRequest,
   type UpdateSecretResponse,
+  type Version,
 } from "../../../shared/api/index.js";
 import { newId } from "../../../shared/ids.js";
-import { cloneObject, type ReadTx } from "../store/index.js";
+import { cloneObject, type ObjectOfKind, type ReadTx } from "../store/index.js";
 import { withNameConflict, write, writeObject, type HandlerContext } from "./context.js";
 import { invalid, notFound } from "./errors.js";
 import { filterMatchLabels } from "./filters.js";
@@ -99,11 +101,25 @@ export function getSecret(ctx: HandlerContext, req: GetSecretRequest): GetSecret
 }
 
 export async function updateSecret(ctx: HandlerContext, req: UpdateSecretRequest): Promise<UpdateSecretResponse> {
-  if (req.secretId === "" || req.secretVersion === undefined || !req.spec) throw invalid();
-  const spec = req.spec;
-  const secret = await writeObject(ctx, "secret", (tx) => {
-    const current = tx.get("secret", req.secretId);
-    if (!current) throw notFound(`secret ${req.secretId} not found`);
+  const secret = await updateLabelsOnly(ctx, "secret", req.secretId, req.secretVersion, req.spec);
+  return { secret: redactSecret(secret) };
+}
+
+/**
+ * Secrets and configs take label changes only (SwarmKit): the name must stay,
+ * and data, if given, must be what is stored. Returns the committed object.
+ */
+async function updateLabelsOnly<K extends "secret" | "config">(
+  ctx: HandlerContext,
+  kind: K,
+  id: string,
+  version: Version | undefined,
+  spec: { annotations?: Annotations | undefined; data: Uint8Array } | undefined,
+): Promise<ObjectOfKind[K]> {
+  if (id === "" || version === undefined || !spec) throw invalid();
+  return writeObject(ctx, kind, (tx) => {
+    const current = tx.get(kind, id) as Secret | Config | undefined;
+    if (!current) throw notFound(`${kind} ${id} not found`);
     const data = current.spec?.data ?? Buffer.alloc(0);
     if (
       current.spec?.annotations?.name !== spec.annotations?.name ||
@@ -112,12 +128,11 @@ export async function updateSecret(ctx: HandlerContext, req: UpdateSecretRequest
       throw invalid("only updates to Labels are allowed");
     }
     const next = cloneObject(current);
-    next.meta = { ...next.meta!, version: req.secretVersion };
+    next.meta = { ...next.meta!, version };
     next.spec!.annotations = { ...next.spec!.annotations!, labels: spec.annotations?.labels ?? {} };
-    tx.update("secret", next);
-    return req.secretId;
+    tx.update(kind, next as ObjectOfKind[K]);
+    return id;
   });
-  return { secret: redactSecret(secret) };
 }
 
 export function listSecrets(ctx: HandlerContext, req: ListSecretsRequest): ListSecretsResponse {
@@ -167,24 +182,7 @@ export function getConfig(ctx: HandlerContext, req: GetConfigRequest): GetConfig
 }
 
 export async function updateConfig(ctx: HandlerContext, req: UpdateConfigRequest): Promise<UpdateConfigResponse> {
-  if (req.configId === "" || req.configVersion === undefined || !req.spec) throw invalid();
-  const spec = req.spec;
-  const config = await writeObject(ctx, "config", (tx) => {
-    const current = tx.get("config", req.configId);
-    if (!current) throw notFound(`config ${req.configId} not found`);
-    const data = current.spec?.data ?? Buffer.alloc(0);
-    if (
-      current.spec?.annotations?.name !== spec.annotations?.name ||
-      (spec.data.length > 0 && Buffer.compare(Buffer.from(spec.data), Buffer.from(data)) !== 0)
-    ) {
-      throw invalid("only updates to Labels are allowed");
-    }
-    const next = cloneObject(current);
-    next.meta = { ...next.meta!, version: req.configVersion };
-    next.spec!.annotations = { ...next.spec!.annotations!, labels: spec.annotations?.labels ?? {} };
-    tx.update("config", next);
-    return req.configId;
-  });
+  const config = await updateLabelsOnly(ctx, "config", req.configId, req.configVersion, req.spec);
   return { config };
 }
 

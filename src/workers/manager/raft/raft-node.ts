@@ -120,6 +120,7 @@ export class RaftNode implements Proposer {
    */
   private nextRequestId = randomInt(1, MAX_RANDOM_ID);
   private readonly leadershipListeners: LeadershipListener[] = [];
+  private readonly membersListeners: (() => void)[] = [];
   private readonly fatalListeners: ((err: Error) => void)[] = [];
   private ticker: NodeJS.Timeout | undefined;
   private scheduled = false;
@@ -231,7 +232,7 @@ export class RaftNode implements Proposer {
       reportSnapshotStatus: (id, ok) => this.reportSnapshotStatus(id, ok),
       nodeRemoved: () => this.markRemoved("a peer refused our messages"),
     });
-    this.opts.transport?.setMembers?.(this.membership.list(), this.raftId);
+    this.membersChanged();
     this.ticker = setInterval(() => {
       this.core.tick();
       this.schedule();
@@ -263,8 +264,14 @@ export class RaftNode implements Proposer {
     return this.announcedLeader;
   }
 
+  /** The known leader's raft ID, 0 when none (read on every control call: no status() allocation). */
   leaderId(): number {
-    return this.core.status().leader;
+    return this.core.lead;
+  }
+
+  /** Called whenever the raft member list changes. */
+  onMembersChange(fn: () => void): void {
+    this.membersListeners.push(fn);
   }
 
   leaderMember(): Member | undefined {
@@ -544,8 +551,14 @@ export class RaftNode implements Proposer {
       const res = this.opts.store.applyEntry(e.index, e.data);
       this.settle(res.requestId, res.ok ? undefined : res.error);
     }
-    if (membersChanged) this.opts.transport?.setMembers?.(this.membership.list(), this.raftId);
+    if (membersChanged) this.membersChanged();
     if (removedSelf) this.markRemoved("its removal was applied");
+  }
+
+  /** The member list changed (start, conf change, snapshot): tell the transport and the listeners. */
+  private membersChanged(): void {
+    this.opts.transport?.setMembers?.(this.membership.list(), this.raftId);
+    for (const fn of this.membersListeners) fn();
   }
 
   private installSnapshot(snap: Snapshot): void {
@@ -554,7 +567,7 @@ export class RaftNode implements Proposer {
     this.membership.restore(decoded.membership);
     this.applied = snap.metadata.index;
     this.snapshotIndex = snap.metadata.index;
-    this.opts.transport?.setMembers?.(this.membership.list(), this.raftId);
+    this.membersChanged();
     log.info({ index: snap.metadata.index }, "installed snapshot from the leader");
     if (this.membership.isRemoved(this.raftId)) this.markRemoved("the leader's snapshot lists it as removed");
   }
