@@ -7,8 +7,10 @@ import type { IdentityData } from "./identity.js";
 export interface ManagerServicesStatus {
   /** Absolute path of the control socket, while bound. */
   controlSocket: string;
-  /** The bound remote API address (actual port when 0 was asked for). */
+  /** The bound remote API address (actual port when 0 was asked for); the configured one while pending. */
   remoteApi: { host: string; port: number };
+  /** The listen address is not on any interface yet: the remote API is not served, binding is retried. */
+  remoteApiPending?: boolean;
 }
 
 export interface ManagerStatus {

@@ -204,6 +204,12 @@ export class Manager {
       if (identity.rootCaKeyPem || !this.opts.joinCandidates) return undefined;
       throw new SwarmError("FAILED_PRECONDITION", "can't initialize raft node: no known manager to join the raft cluster through");
     }
+    // The leader dials a new member back at its advertised address: join only once it is served.
+    const remote = this.opts.remote;
+    if (remote && !remote.isBound) {
+      log.info({ advertise: advertiseAddr }, "waiting for the remote API address to become available before joining raft");
+      await remote.whenBound();
+    }
     let lastErr: unknown;
     for (const addr of candidates) {
       try {

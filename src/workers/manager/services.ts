@@ -60,10 +60,14 @@ export async function startManagerServices(ctx: ManagerContext): Promise<Manager
       tls: identity.tls,
       cluster: lateClusterView(identity.clusterId, () => manager?.store),
     });
-    const bound = await remoteServer.start();
+    // An address that is not on any interface yet (the host's network is
+    // still coming up) does not stop a manager with a fixed port: it runs
+    // without its remote API and binds as soon as the address exists. Its
+    // advertised (raft) address is the configured one from the start.
+    const listen = config.listenRemoteApi;
+    const bound = await remoteServer.start({ deferUnavailable: listen.port !== 0 });
     stops.push(() => remoteServer.stop());
-    const remote = { bound };
-    const advertiseAddr = formatHostPort(advertiseAddress(remote.bound, config.advertiseRemoteApi));
+    const advertiseAddr = formatHostPort(advertiseAddress(bound ?? listen, config.advertiseRemoteApi));
 
     manager = await Manager.start({
       config,
@@ -75,10 +79,19 @@ export async function startManagerServices(ctx: ManagerContext): Promise<Manager
     const started = manager;
     stops.push(() => started.stop());
 
-    const status: ManagerServicesStatus = { controlSocket: config.listenControlApi, remoteApi: remote.bound };
-    log.info({ controlSocket: status.controlSocket, remoteApi: formatHostPort(remote.bound), advertise: advertiseAddr }, "manager services started");
+    const status = (): ManagerServicesStatus => ({
+      controlSocket: config.listenControlApi,
+      remoteApi: remoteServer.isBound ? remoteServer.address : listen,
+      ...(remoteServer.isBound ? {} : { remoteApiPending: true }),
+    });
+    log.info(
+      { controlSocket: config.listenControlApi, remoteApi: formatHostPort(bound ?? listen), remoteApiBound: bound !== undefined, advertise: advertiseAddr },
+      "manager services started",
+    );
     return {
-      status,
+      get status() {
+        return status();
+      },
       manager: started,
       updateTls: (tls) => remoteServer.updateTls({ ...tls }),
       stop: async () => {

@@ -16,6 +16,7 @@ import {
   type sendUnaryData,
 } from "@grpc/grpc-js";
 import type { ServerSurfaceCall } from "@grpc/grpc-js/build/src/server-call.js";
+import { createServer } from "node:net";
 import { networkInterfaces } from "node:os";
 import { formatHostPort, type HostPort } from "../../../shared/config.js";
 import { SwarmError } from "../../../shared/errors.js";
@@ -29,6 +30,19 @@ const log = getLogger("remoteapi");
 /** Largest message accepted (SwarmKit's transport.GRPCMaxMsgSize). */
 export const MAX_MESSAGE_BYTES = 4 << 20;
 const SHUTDOWN_GRACE_MS = 2000;
+/** How often a deferred bind tries again (see BindOptions.deferUnavailable). */
+export const LATE_BIND_RETRY_MS = 1000;
+
+export interface BindOptions {
+  /**
+   * When the listen address is not on any interface yet (EADDRNOTAVAIL, e.g.
+   * at boot before the network is up), do not fail: keep trying to bind in
+   * the background every `retryMs` and serve once it works. Any other error
+   * (a port in use, no permission) still fails start().
+   */
+  deferUnavailable?: boolean;
+  retryMs?: number;
+}
 
 export interface RemoteApiServerOptions {
   listen: HostPort;
@@ -55,6 +69,8 @@ export class RemoteApiServer {
   private readonly tlsProvider: MemoryCertificateProvider;
   private bound: HostPort | undefined;
   private stopped = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly boundWaiters = new Set<{ resolve: (hp: HostPort) => void; reject: (err: Error) => void }>();
 
   constructor(private readonly opts: RemoteApiServerOptions) {
     this.server = new Server({
@@ -123,8 +139,42 @@ export class RemoteApiServer {
     }) as UntypedHandleCall;
   }
 
-  /** Binds the listener; a port in use or a foreign address is one clear error. */
-  async start(): Promise<HostPort> {
+  /** Whether the listener is bound (false while a deferred bind is still retrying). */
+  get isBound(): boolean {
+    return this.bound !== undefined;
+  }
+
+  /**
+   * Binds the listener; a port in use or a foreign address is one clear
+   * error. With `deferUnavailable`, an address that does not exist yet
+   * resolves undefined and keeps retrying (whenBound() tells when it worked).
+   */
+  async start(opts: BindOptions = {}): Promise<HostPort | undefined> {
+    const target = formatHostPort(this.opts.listen);
+    // Probe with a plain socket first: grpc-js remembers a failed bind of a
+    // fixed port and would return the same failure on every retry.
+    const probe = await probeListen(this.opts.listen);
+    if (probe === undefined) return this.bindNow();
+    if (!opts.deferUnavailable || probe.code !== "EADDRNOTAVAIL") {
+      throw new SwarmError("UNAVAILABLE", `cannot listen on remote API address ${target}: ${bindReason(probe)}`);
+    }
+    const retryMs = opts.retryMs ?? LATE_BIND_RETRY_MS;
+    log.warn(
+      { addr: target, retryMs },
+      `remote API address ${target} is not available on this host yet (no interface has it); the manager runs without its remote API and retries binding every ${retryMs} ms`,
+    );
+    this.retryBind(target, retryMs, probe.code);
+    return undefined;
+  }
+
+  /** Resolves with the bound address once the listener is up (at once if it already is). */
+  whenBound(): Promise<HostPort> {
+    if (this.bound) return Promise.resolve(this.bound);
+    if (this.stopped) return Promise.reject(new SwarmError("CANCELLED", "remote API server is stopped"));
+    return new Promise((resolve, reject) => this.boundWaiters.add({ resolve, reject }));
+  }
+
+  private async bindNow(): Promise<HostPort> {
     const target = formatHostPort(this.opts.listen);
     const port = await new Promise<number>((resolve, reject) => {
       this.server.bindAsync(target, optionalClientCertCredentials(this.tlsProvider), (err, p) => {
@@ -134,7 +184,35 @@ export class RemoteApiServer {
     });
     this.bound = { host: this.opts.listen.host, port };
     log.debug({ addr: formatHostPort(this.bound) }, "remote API listening");
+    for (const w of this.boundWaiters) w.resolve(this.bound);
+    this.boundWaiters.clear();
     return this.bound;
+  }
+
+  /** The deferred bind: probe every retryMs; log only when the outcome changes. */
+  private retryBind(target: string, retryMs: number, lastCode: string | undefined): void {
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void (async () => {
+        if (this.stopped) return;
+        const probe = await probeListen(this.opts.listen);
+        if (this.stopped) return;
+        if (probe === undefined) {
+          try {
+            const bound = await this.bindNow();
+            log.info({ addr: formatHostPort(bound) }, `remote API address ${target} is available now: listening`);
+          } catch (err) {
+            // Lost a race for the port after the probe: grpc-js will not retry this address.
+            log.error({ addr: target, err: (err as Error).message }, "binding the remote API failed after the address became available; restart swarmd");
+          }
+          return;
+        }
+        if (probe.code !== lastCode) {
+          log.warn({ addr: target, reason: bindReason(probe) }, `remote API address ${target} still cannot be bound; retrying every ${retryMs} ms`);
+        }
+        this.retryBind(target, retryMs, probe.code);
+      })();
+    }, retryMs);
   }
 
   /** Serve a renewed certificate from now on (new connections). */
@@ -145,6 +223,9 @@ export class RemoteApiServer {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    for (const w of this.boundWaiters) w.reject(new SwarmError("CANCELLED", "remote API server stopped before its address could be bound"));
+    this.boundWaiters.clear();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();
@@ -157,6 +238,15 @@ export class RemoteApiServer {
       });
     });
   }
+}
+
+/** Tries to listen on the address with a plain TCP socket: undefined if it works, else the OS error. */
+function probeListen(addr: HostPort): Promise<NodeJS.ErrnoException | undefined> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once("error", (err: NodeJS.ErrnoException) => resolve(err));
+    probe.listen({ host: addr.host, port: addr.port, exclusive: true }, () => probe.close(() => resolve(undefined)));
+  });
 }
 
 /** grpc-js wraps the OS error in "No address added out of total 1 resolved: ..."; keep the OS part. */
