@@ -2,6 +2,9 @@
 // bootstraps, the others join it one at a time with the manager join token,
 // each on its own temp state dir and remote API port. For benchmarks and
 // system tests; stop() kills every process and deletes the temp dirs.
+// With `netns`, member i runs inside the lab's host namespace i
+// (scripts/lib/netns.ts) and listens on <host ip>:NETNS_REMOTE_PORT, so the
+// chaos run can partition it; control sockets stay reachable (unix files).
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -15,6 +18,10 @@ import {
 import { connectControl } from "../../src/shared/control-client.js";
 import { unary, waitForControl } from "../../test/helpers/control.js";
 import { startSwarmd, type SwarmdProcess } from "../../test/main/helpers.js";
+import type { NetnsLab } from "./netns.js";
+
+/** The remote API port inside a namespace (each has its own port space, so one fixed port does). */
+export const NETNS_REMOTE_PORT = 4242;
 
 export interface ClusterMember {
   /** 0 for the bootstrapping manager, then in join order. */
@@ -25,6 +32,8 @@ export interface ClusterMember {
   /** host:port of the remote API (raft and joins go through it). */
   remoteAddr: string;
   proc: SwarmdProcess;
+  /** Argv prefix the process runs under ([] on the host; `ip netns exec <ns>` in a lab). */
+  wrap: string[];
 }
 
 export interface SwarmdCluster {
@@ -52,6 +61,17 @@ export interface ClusterOptions {
   stepTimeoutMs?: number;
   /** Where the temp dir goes (default os.tmpdir()). */
   parentDir?: string;
+  /** Run member i in lab host namespace i instead of on 127.0.0.1. */
+  netns?: NetnsLab;
+}
+
+/** Where member `i` runs: remote API address and argv prefix. */
+export function placement(options: Pick<ClusterOptions, "netns">, i: number, port: number): { remoteAddr: string; wrap: string[]; args: string[] } {
+  const host = options.netns?.hosts[i];
+  if (options.netns && !host) throw new Error(`the netns lab has no host ${i} (it has ${options.netns.hosts.length})`);
+  if (!host) return { remoteAddr: `127.0.0.1:${port}`, wrap: [], args: ["--listen-remote-api", `127.0.0.1:${port}`] };
+  const remoteAddr = `${host.ip}:${NETNS_REMOTE_PORT}`;
+  return { remoteAddr, wrap: host.wrap, args: ["--listen-remote-api", remoteAddr, "--advertise-remote-api", remoteAddr] };
 }
 
 /** `n` distinct free TCP ports on 127.0.0.1 (held together while picking so they differ). */
@@ -142,16 +162,16 @@ export async function startSwarmdCluster(options: ClusterOptions = {}): Promise<
   };
 
   try {
-    const ports = await freePorts(count);
+    const ports = options.netns ? Array.from({ length: count }, () => NETNS_REMOTE_PORT) : await freePorts(count);
     const engine = `unix://${join(dir, "no-engine.sock")}`; // the agents must not touch a real Docker engine
     let token = "";
     for (let i = 0; i < count; i++) {
       const stateDir = join(dir, `m${i + 1}`);
-      const remoteAddr = `127.0.0.1:${ports[i]}`;
-      const args = ["-d", stateDir, "--listen-remote-api", remoteAddr, "--tick-interval", options.tickInterval ?? "100ms"];
+      const { remoteAddr, wrap, args: listen } = placement(options, i, ports[i]!);
+      const args = ["-d", stateDir, ...listen, "--tick-interval", options.tickInterval ?? "100ms"];
       args.push("--engine-addr", engine, "--log-level", options.logLevel ?? "warn", "--hostname", `m${i + 1}`);
       if (i > 0) args.push("--join-addr", members[0]!.remoteAddr, "--join-token", token);
-      const member: ClusterMember = { index: i, stateDir, socket: join(stateDir, "swarmd.sock"), remoteAddr, proc: startSwarmd([...args, ...(options.extraArgs ?? [])]) };
+      const member: ClusterMember = { index: i, stateDir, socket: join(stateDir, "swarmd.sock"), remoteAddr, wrap, proc: startSwarmd([...args, ...(options.extraArgs ?? [])], {}, wrap) };
       members.push(member);
       const died = member.proc.exited.then((e) => {
         throw new Error(`swarmd m${i + 1} exited (${e.code ?? e.signal}) while forming the cluster:\n${member.proc.stderr()}`);

@@ -3,7 +3,9 @@
 // its state dir, fresh control clients after each restart, and every node's
 // stderr kept across restarts so raft leadership can be audited afterwards
 // ("became raft leader" {"term"} lines). Used by the failover, quorum and
-// chaos tests, scripts/chaos.ts and scripts/bench-failover.ts.
+// chaos tests, scripts/chaos.ts and scripts/bench-failover.ts. With
+// `netns` (a scripts/lib/netns.ts lab) node k runs in lab host k: managers
+// first, then workers and added managers in the order they join.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { status as Status } from "@grpc/grpc-js";
@@ -22,7 +24,7 @@ import {
 import { connectControl } from "../../src/shared/control-client.js";
 import { unary, waitForControl } from "../../test/helpers/control.js";
 import { startSwarmd, type SwarmdProcess } from "../../test/main/helpers.js";
-import { freePorts, startSwarmdCluster, type ClusterOptions, type SwarmdCluster } from "./cluster.js";
+import { NETNS_REMOTE_PORT, freePorts, startSwarmdCluster, type ClusterOptions, type SwarmdCluster } from "./cluster.js";
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -41,6 +43,10 @@ export interface HaNode {
   pastLogs: string[];
   /** Control client on the current incarnation (managers only); recreated on restart. */
   client: ControlClient | undefined;
+  /** Argv prefix of the process ([] on the host, `ip netns exec <ns>` in a lab). */
+  wrap: string[];
+  /** Index of the lab host it runs in (undefined without a lab). */
+  host: number | undefined;
 }
 
 export interface HaOptions extends ClusterOptions {
@@ -72,7 +78,8 @@ export class HaCluster {
     try {
       const engine = `unix://${join(base.dir, "no-engine.sock")}`;
       for (const m of base.members) {
-        const restartArgs = ["-d", m.stateDir, "--listen-remote-api", m.remoteAddr, "--tick-interval", opts.tickInterval ?? "100ms"];
+        const listen = ["--listen-remote-api", m.remoteAddr, ...(opts.netns ? ["--advertise-remote-api", m.remoteAddr] : [])];
+        const restartArgs = ["-d", m.stateDir, ...listen, "--tick-interval", opts.tickInterval ?? "100ms"];
         restartArgs.push("--engine-addr", engine, "--log-level", opts.logLevel ?? "info", "--hostname", `m${m.index + 1}`, ...(opts.extraArgs ?? []));
         ha.managers.push({
           name: `m${m.index + 1}`,
@@ -84,6 +91,8 @@ export class HaCluster {
           proc: m.proc,
           pastLogs: [],
           client: connectControl(m.socket, CLIENT_OPTIONS),
+          wrap: m.wrap,
+          host: opts.netns ? m.index : undefined,
         });
       }
       const clusters = await unary<"listClusters", object, ListClustersResponse>(ha.managers[0]!.client!, "listClusters", { filters: undefined });
@@ -105,6 +114,16 @@ export class HaCluster {
     return [...this.managers, ...this.workers];
   }
 
+  /** The next lab host for a new node ({} without a lab). */
+  private nextHost(): { host?: number; wrap: string[]; ip?: string } {
+    const lab = this.opts.netns;
+    if (!lab) return { wrap: [] };
+    const host = this.nodes.length;
+    const h = lab.hosts[host];
+    if (!h) throw new Error(`the netns lab has ${lab.hosts.length} hosts; node ${host + 1} needs one more`);
+    return { host, wrap: h.wrap, ip: h.ip };
+  }
+
   /** A worker node joined at the first live manager; resolves once its session is registered. */
   async addWorker(engineAddr: string, timeoutMs = 30_000): Promise<HaNode> {
     const name = `w${this.workers.length + 1}`;
@@ -112,8 +131,9 @@ export class HaCluster {
     const restartArgs = ["-d", stateDir, "--tick-interval", this.opts.tickInterval ?? "100ms", "--engine-addr", engineAddr];
     restartArgs.push("--log-level", this.opts.logLevel ?? "info", "--hostname", name, "--listen-control-api", join(stateDir, "swarmd.sock"));
     const via = this.managers.find((m) => isRunning(m))!;
-    const proc = startSwarmd([...restartArgs, "--join-addr", via.remoteAddr, "--join-token", this.workerToken]);
-    const node: HaNode = { name, role: "worker", stateDir, socket: join(stateDir, "swarmd.sock"), remoteAddr: "", restartArgs, proc, pastLogs: [], client: undefined };
+    const { host, wrap } = this.nextHost();
+    const proc = startSwarmd([...restartArgs, "--join-addr", via.remoteAddr, "--join-token", this.workerToken], {}, wrap);
+    const node: HaNode = { name, role: "worker", stateDir, socket: join(stateDir, "swarmd.sock"), remoteAddr: "", restartArgs, proc, pastLogs: [], client: undefined, wrap, host };
     this.workers.push(node);
     await proc.waitForLog(/"msg":"session registered"/, timeoutMs);
     return node;
@@ -123,12 +143,13 @@ export class HaCluster {
   async addManager(via: HaNode, timeoutMs = 30_000): Promise<HaNode> {
     const name = `m${this.managers.length + 1}`;
     const stateDir = join(this.base.dir, name);
-    const [port] = await freePorts(1);
-    const remoteAddr = `127.0.0.1:${port}`;
-    const restartArgs = ["-d", stateDir, "--listen-remote-api", remoteAddr, "--tick-interval", this.opts.tickInterval ?? "100ms"];
+    const { host, wrap, ip } = this.nextHost();
+    const remoteAddr = ip ? `${ip}:${NETNS_REMOTE_PORT}` : `127.0.0.1:${(await freePorts(1))[0]}`;
+    const listen = ["--listen-remote-api", remoteAddr, ...(ip ? ["--advertise-remote-api", remoteAddr] : [])];
+    const restartArgs = ["-d", stateDir, ...listen, "--tick-interval", this.opts.tickInterval ?? "100ms"];
     restartArgs.push("--engine-addr", `unix://${join(this.base.dir, "no-engine.sock")}`, "--log-level", this.opts.logLevel ?? "info", "--hostname", name, ...(this.opts.extraArgs ?? []));
-    const proc = startSwarmd([...restartArgs, "--join-addr", via.remoteAddr, "--join-token", this.managerToken]);
-    const node: HaNode = { name, role: "manager", stateDir, socket: join(stateDir, "swarmd.sock"), remoteAddr, restartArgs, proc, pastLogs: [], client: undefined };
+    const proc = startSwarmd([...restartArgs, "--join-addr", via.remoteAddr, "--join-token", this.managerToken], {}, wrap);
+    const node: HaNode = { name, role: "manager", stateDir, socket: join(stateDir, "swarmd.sock"), remoteAddr, restartArgs, proc, pastLogs: [], client: undefined, wrap, host };
     this.managers.push(node);
     node.client = await raceExit(node, waitForControl(node.socket, timeoutMs));
     return node;
@@ -146,7 +167,7 @@ export class HaCluster {
     node.pastLogs.push(node.proc.stderr());
     node.client?.close();
     node.client = undefined;
-    node.proc = startSwarmd([...node.restartArgs, ...extra]);
+    node.proc = startSwarmd([...node.restartArgs, ...extra], {}, node.wrap);
     if (node.role === "manager") node.client = connectControl(node.socket, CLIENT_OPTIONS);
   }
 

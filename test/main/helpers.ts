@@ -41,8 +41,10 @@ export interface SwarmdProcess {
   kill(): void;
 }
 
-export function startSwarmd(args: string[], env: Record<string, string> = {}): SwarmdProcess {
-  const child = spawn(process.execPath, [SWARMD, ...args], {
+/** `wrap` is an argv prefix the daemon runs under (e.g. `ip netns exec <ns>`, which execs in place: same PID). */
+export function startSwarmd(args: string[], env: Record<string, string> = {}, wrap: string[] = []): SwarmdProcess {
+  const argv = [...wrap, process.execPath, SWARMD, ...args];
+  const child = spawn(argv[0]!, argv.slice(1), {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
