@@ -5,6 +5,8 @@
 import { chmod, mkdir, unlink } from "node:fs/promises";
 import { clearStaleSocket } from "../socket-file.js";
 import { dirname } from "node:path";
+import { createServer, type Socket } from "node:net";
+import { TLSSocket, createSecureContext, type SecureContext } from "node:tls";
 import { Server, ServerCredentials, status as Status } from "@grpc/grpc-js";
 import {
   ControlService,
@@ -18,6 +20,7 @@ import { SwarmError } from "../../../shared/errors.js";
 import { getLogger } from "../../../shared/logging.js";
 import type { ControlBackend } from "./backend.js";
 import { ControlApi, type ControlApiOptions } from "./control-api.js";
+import { AuthorityRewritingStream } from "./h2-authority.js";
 import { withSafeDecoders } from "./request-decode.js";
 
 const log = getLogger("controlapi");
@@ -29,6 +32,10 @@ export const CONTROL_HEALTH_SERVICE = "ControlAPI";
 
 export interface ControlServerOptions extends ControlApiOptions {
   socketPath: string;
+  /**
+   * The node's certificate and key. Read at every new connection, so a
+   * renewal that updates this object in place reaches new connections.
+   */
   tls: { certPem: string; keyPem: string; caPem?: string };
   backend: ControlBackend;
 }
@@ -54,6 +61,26 @@ function healthHandlers(): HealthServer {
   };
 }
 
+/** The TLS context for the current certificate, rebuilt only when the certificate or key changed. */
+function secureContextSource(tls: ControlServerOptions["tls"]): () => SecureContext {
+  let certPem = tls.certPem;
+  let keyPem = tls.keyPem;
+  let context = createSecureContext({ cert: certPem, key: keyPem });
+  return () => {
+    if (tls.certPem !== certPem || tls.keyPem !== keyPem) {
+      certPem = tls.certPem;
+      keyPem = tls.keyPem;
+      try {
+        context = createSecureContext({ cert: certPem, key: keyPem });
+        log.info("control socket serves the renewed node certificate");
+      } catch (err) {
+        log.warn({ err }, "cannot use the renewed node certificate on the control socket; keeping the previous one");
+      }
+    }
+    return context;
+  };
+}
+
 export async function startControlServer(opts: ControlServerOptions): Promise<RunningControlServer> {
   const { socketPath } = opts;
   await mkdir(dirname(socketPath), { recursive: true, mode: 0o700 });
@@ -67,18 +94,38 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Ru
   });
   server.addService(withSafeDecoders(ControlService), api.handlers());
   server.addService(HealthService, healthHandlers());
-  const creds = ServerCredentials.createSsl(
-    opts.tls.caPem !== undefined ? Buffer.from(opts.tls.caPem) : null,
-    [{ private_key: Buffer.from(opts.tls.keyPem), cert_chain: Buffer.from(opts.tls.certPem) }],
-    false, // clients present no certificate: the socket mode is the access control
-  );
-  // Bind with a restrictive umask window closed by the chmod right after.
-  await new Promise<void>((resolve, reject) =>
-    server.bindAsync(`unix://${socketPath}`, creds, (err) => (err ? reject(err) : resolve())),
-  ).catch((err: unknown) => {
+  // grpc-js does not bind the socket: we terminate TLS ourselves and pass
+  // each connection through the :authority rewriter (h2-authority.ts), so
+  // grpc-go clients, which send the socket path as :authority, are accepted.
+  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  const secureContext = secureContextSource(opts.tls);
+  const sockets = new Set<Socket>();
+  const listener = createServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    socket.on("error", (err) => log.debug({ err }, "control connection failed"));
+    let tlsSocket: TLSSocket;
+    try {
+      tlsSocket = new TLSSocket(socket, { isServer: true, secureContext: secureContext(), ALPNProtocols: ["h2"] });
+    } catch (err) {
+      log.warn({ err }, "cannot start TLS on a control connection");
+      socket.destroy();
+      return;
+    }
+    injector.injectConnection(new AuthorityRewritingStream(tlsSocket));
+  });
+  // The umask window between listen and chmod is closed at once; the socket's directory is 0700.
+  await new Promise<void>((resolve, reject) => {
+    listener.once("error", reject);
+    listener.listen(socketPath, () => {
+      listener.off("error", reject);
+      resolve();
+    });
+  }).catch((err: unknown) => {
     server.forceShutdown();
     throw new SwarmError("UNAVAILABLE", `cannot listen on control socket ${socketPath}: ${(err as Error).message}`, { cause: err });
   });
+  listener.on("error", (err) => log.warn({ err }, "control socket listener failed"));
   await chmod(socketPath, 0o600);
   log.info({ socket: socketPath }, "control API listening");
 
@@ -89,6 +136,7 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Ru
     async stop(graceMs = 2000): Promise<void> {
       if (stopped) return;
       stopped = true;
+      listener.close();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           server.forceShutdown();
@@ -99,6 +147,7 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Ru
           resolve();
         });
       });
+      for (const socket of sockets) socket.destroy();
       await unlink(socketPath).catch(() => undefined);
     },
   };
