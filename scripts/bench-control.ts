@@ -2,11 +2,14 @@
 // control-socket connection — sequential, then 8 and 64 in flight — followed
 // by as many RemoveService calls, against a swarmd started by this script
 // (the built dist/main.js, real TLS on the unix socket, real WAL fsyncs).
-// SwarmKit's own swarmd on a machine like this: 426–613 creates/s sequential
-// and 706–949/s with 8 in flight (../shared/reference/swarmkit-observed.md).
 // Then the same on a 3-manager cluster, through the leader's socket and
 // through a follower's (which forwards writes to the leader).
-// Usage: node build/scripts/bench-control.js [--count 2000]
+// Then, in the same run, the same workload through the same client against
+// SwarmKit's own Go swarmd (1 manager, then 3), and a ratio line per
+// configuration against the issue's goal of 3× SwarmKit. Without the Go
+// binary the ratios use the figures quoted in
+// ../shared/reference/swarmkit-observed.md instead.
+// Usage: node build/scripts/bench-control.js [--count 1000] [--warmup 300]
 import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -17,9 +20,61 @@ import { CreateServiceRequest, RemoveServiceRequest, type ControlClient, type Cr
 import { unary, waitForControl } from "../test/helpers/control.js";
 import { argNumber, emit, latencySummary } from "./lib/bench-util.js";
 import { startSwarmdCluster } from "./lib/cluster.js";
+import { findSwarmkitGo, startSwarmkitGoCluster, type GoCluster } from "./lib/swarmkit-go.js";
 
-const COUNT = argNumber("count", 2000);
+const COUNT = argNumber("count", 1000);
+const WARMUP = argNumber("warmup", 300);
+const IN_FLIGHT = [1, 8, 64] as const;
+const GOAL = 3;
 const SWARMD = fileURLToPath(new URL("../../dist/main.js", import.meta.url));
+// Our defaults (swarmd --heartbeat-tick 1 --election-tick 3); Go swarmd gets the same tick counts.
+const HEARTBEAT_TICK = 1;
+const ELECTION_TICK = 3;
+const CLUSTER_TICK = "100ms";
+
+type Label = "single_manager" | "three_managers_via_leader" | "three_managers_via_follower";
+const LABELS: readonly Label[] = ["single_manager", "three_managers_via_leader", "three_managers_via_follower"];
+
+/**
+ * SwarmKit's figures from ../shared/reference/swarmkit-observed.md (one gRPC
+ * connection, replicas 0, 2-core VM): the best median of its createbench
+ * table, and its 64-in-flight run (n=400; "about the same via a follower").
+ */
+const QUOTED: Record<Label, Record<(typeof IN_FLIGHT)[number], number>> = {
+  single_manager: { 1: 613, 8: 949, 64: 1075 },
+  three_managers_via_leader: { 1: 189, 8: 210, 64: 218 },
+  three_managers_via_follower: { 1: 176, 8: 256, 64: 218 },
+};
+
+let aborting = false;
+const progress = (msg: string): void => {
+  if (!aborting) process.stderr.write(`bench-control: ${msg}\n`);
+};
+
+// Clean-up, also on SIGINT/SIGTERM: every process this script started goes, with its temp dir.
+const cleanups: (() => Promise<void>)[] = [];
+async function cleanupAll(): Promise<void> {
+  while (cleanups.length > 0) {
+    await cleanups.pop()!().catch((err: unknown) => process.stderr.write(`bench-control: clean-up failed: ${String(err)}\n`));
+  }
+}
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.once(sig, () => {
+    progress(`${sig}: cleaning up`);
+    aborting = true;
+    void cleanupAll().finally(() => process.exit(130));
+  });
+}
+/** Run `fn` with `stop` registered as a clean-up; stop afterwards either way. */
+async function withCleanup<T>(stop: () => Promise<void>, fn: () => Promise<T>): Promise<T> {
+  cleanups.push(stop);
+  try {
+    return await fn();
+  } finally {
+    cleanups.splice(cleanups.indexOf(stop), 1);
+    await stop();
+  }
+}
 
 function createReq(name: string): CreateServiceRequest {
   return CreateServiceRequest.fromPartial({
@@ -49,43 +104,136 @@ async function drive(count: number, inFlight: number, call: (i: number) => Promi
   return { lat, secs: (performance.now() - t0) / 1000 };
 }
 
-async function benchOne(client: ControlClient, label: string, inFlight: number): Promise<void> {
+type System = "swarmkit-ts" | "swarmkit";
+interface Rates {
+  creates: number;
+  removes: number;
+}
+const measured: Record<System, Partial<Record<string, Rates>>> = { "swarmkit-ts": {}, swarmkit: {} };
+const key = (label: Label, inFlight: number) => `${label}_${inFlight}`;
+
+async function benchOne(client: ControlClient, system: System, label: Label, inFlight: number, details: Record<string, unknown>): Promise<void> {
+  const prefix = system === "swarmkit" ? "swarmkit_control" : "control";
+  const tag = system === "swarmkit" ? "g" : "b";
   const ids: string[] = [];
   const creates = await drive(COUNT, inFlight, async (i) => {
-    const res = await unary<"createService", CreateServiceRequest, CreateServiceResponse>(client, "createService", createReq(`b-${label}-${inFlight}-${i}`));
+    const res = await unary<"createService", CreateServiceRequest, CreateServiceResponse>(client, "createService", createReq(`${tag}-${label}-${inFlight}-${i}`));
     ids.push(res.service!.id);
   });
-  emit(`control_create_service_${label}_${inFlight}_in_flight`, COUNT / creates.secs, "creates/s", { in_flight: inFlight, calls: COUNT, latency_ms: latencySummary(creates.lat), cluster: label });
+  const common = { system, ...details, in_flight: inFlight, cluster: label };
+  emit(`${prefix}_create_service_${label}_${inFlight}_in_flight`, COUNT / creates.secs, "creates/s", { ...common, calls: COUNT, latency_ms: latencySummary(creates.lat) });
   const removes = await drive(ids.length, inFlight, (i) => unary(client, "removeService", RemoveServiceRequest.fromPartial({ serviceId: ids[i]! })));
-  emit(`control_remove_service_${label}_${inFlight}_in_flight`, ids.length / removes.secs, "removes/s", { in_flight: inFlight, calls: ids.length, latency_ms: latencySummary(removes.lat), cluster: label });
+  emit(`${prefix}_remove_service_${label}_${inFlight}_in_flight`, ids.length / removes.secs, "removes/s", { ...common, calls: ids.length, latency_ms: latencySummary(removes.lat) });
+  measured[system][key(label, inFlight)] = { creates: COUNT / creates.secs, removes: ids.length / removes.secs };
 }
 
-const dir = await mkdtemp(join(tmpdir(), "bench-control-"));
-const stateDir = join(dir, "state");
-const child = spawn(process.execPath, [SWARMD, "-d", stateDir, "--listen-remote-api", "127.0.0.1:0", "-l", "warn"], { stdio: ["ignore", "ignore", "inherit"] });
-try {
-  const client = await waitForControl(join(stateDir, "swarmd.sock"));
-  // Warm up the connection and the JIT before measuring.
-  await drive(1000, 8, (i) => unary(client, "createService", createReq(`warm-${i}`)));
-  for (const inFlight of [1, 8, 64]) await benchOne(client, "single_manager", inFlight);
-  client.close();
-} finally {
-  child.kill("SIGTERM");
-  await new Promise((r) => child.once("exit", r));
-  await rm(dir, { recursive: true, force: true });
+async function warmUp(client: ControlClient, name: string): Promise<void> {
+  await drive(WARMUP, 8, (i) => unary(client, "createService", createReq(`warm-${name}-${i}`)));
 }
 
-// Three managers: through the leader, then through a follower.
-const cluster = await startSwarmdCluster({ managers: 3, tickInterval: "100ms" });
-try {
-  const leader = await cluster.leader();
-  const follower = cluster.members.find((m) => m !== leader)!;
-  for (const [label, member] of [["three_managers_via_leader", leader], ["three_managers_via_follower", follower]] as const) {
-    const client = cluster.connect(member);
-    await drive(500, 8, (i) => unary(client, "createService", createReq(`warm-${label}-${i}`)));
-    for (const inFlight of [1, 8, 64]) await benchOne(client, label, inFlight);
+// ---- ours: one manager ----------------------------------------------------------------------
+const ourDetails = (tick: string) => ({ tick_interval: tick, heartbeat_tick: HEARTBEAT_TICK, election_tick: ELECTION_TICK });
+{
+  progress("swarmkit-ts: 1 manager");
+  const dir = await mkdtemp(join(tmpdir(), "bench-control-"));
+  const stateDir = join(dir, "state");
+  const child = spawn(process.execPath, [SWARMD, "-d", stateDir, "--listen-remote-api", "127.0.0.1:0", "-l", "error", "--engine-addr", `unix://${join(dir, "no-engine.sock")}`], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const exited = new Promise((r) => child.once("exit", r));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    await exited;
+    await rm(dir, { recursive: true, force: true });
+  };
+  await withCleanup(stop, async () => {
+    const client = await waitForControl(join(stateDir, "swarmd.sock"));
+    // Warm up the connection and the JIT before measuring.
+    await warmUp(client, "single");
+    for (const inFlight of IN_FLIGHT) await benchOne(client, "swarmkit-ts", "single_manager", inFlight, ourDetails("1s"));
     client.close();
-  }
-} finally {
-  await cluster.stop();
+  });
 }
+
+// ---- ours: three managers, through the leader, then through a follower ------------------------
+{
+  progress("swarmkit-ts: 3 managers");
+  const cluster = await startSwarmdCluster({ managers: 3, tickInterval: CLUSTER_TICK, logLevel: "error" });
+  await withCleanup(cluster.stop, async () => {
+    const leader = await cluster.leader();
+    const follower = cluster.members.find((m) => m !== leader)!;
+    for (const [label, member] of [["three_managers_via_leader", leader], ["three_managers_via_follower", follower]] as const) {
+      const client = cluster.connect(member);
+      await warmUp(client, label);
+      for (const inFlight of IN_FLIGHT) await benchOne(client, "swarmkit-ts", label, inFlight, ourDetails(CLUSTER_TICK));
+      client.close();
+    }
+  });
+}
+
+// ---- SwarmKit's Go swarmd: the same workload through the same client ---------------------------
+const go = await findSwarmkitGo();
+let swarmkitSource: "measured" | "quoted" = "measured";
+if ("missing" in go) {
+  swarmkitSource = "quoted";
+  progress(`SwarmKit's Go swarmd not run: ${go.missing}; ratios below use the figures quoted in swarmkit-observed.md`);
+  console.log(JSON.stringify({ name: "swarmkit_go_swarmd", value: 0, unit: "available", reason: go.missing, fallback: "quoted figures from ../shared/reference/swarmkit-observed.md" }));
+} else {
+  const goDetails = {
+    version: go.version,
+    binary: go.swarmd,
+    tick_interval: "1s (fixed in Go swarmd, no flag)",
+    heartbeat_tick: HEARTBEAT_TICK,
+    election_tick: ELECTION_TICK,
+  };
+  const startGo = async (managers: number): Promise<GoCluster> => {
+    progress(`swarmkit (Go ${go.version}): ${managers} manager${managers > 1 ? "s" : ""}`);
+    return startSwarmkitGoCluster({ binaries: go, managers, heartbeatTick: HEARTBEAT_TICK, electionTick: ELECTION_TICK });
+  };
+  const single = await startGo(1);
+  await withCleanup(single.stop, async () => {
+    const client = single.connect(single.members[0]!);
+    await warmUp(client, "single");
+    for (const inFlight of IN_FLIGHT) await benchOne(client, "swarmkit", "single_manager", inFlight, goDetails);
+    client.close();
+  });
+  const three = await startGo(3);
+  await withCleanup(three.stop, async () => {
+    const leader = await three.leader();
+    const follower = three.members.find((m) => m !== leader)!;
+    for (const [label, member] of [["three_managers_via_leader", leader], ["three_managers_via_follower", follower]] as const) {
+      const client = three.connect(member);
+      await warmUp(client, label);
+      for (const inFlight of IN_FLIGHT) await benchOne(client, "swarmkit", label, inFlight, goDetails);
+      client.close();
+    }
+  });
+}
+
+// ---- ratios: ours ÷ SwarmKit, creates/s ------------------------------------------------------
+const met: string[] = [];
+const notMet: string[] = [];
+let minRatio = Infinity;
+for (const label of LABELS) {
+  for (const inFlight of IN_FLIGHT) {
+    const ours = measured["swarmkit-ts"][key(label, inFlight)]!;
+    const theirs = swarmkitSource === "measured" ? measured.swarmkit[key(label, inFlight)]! : { creates: QUOTED[label][inFlight], removes: NaN };
+    const ratio = ours.creates / theirs.creates;
+    minRatio = Math.min(minRatio, ratio);
+    (ratio >= GOAL ? met : notMet).push(`${label}_${inFlight}_in_flight`);
+    emit(`control_create_service_${label}_${inFlight}_in_flight_vs_swarmkit`, ratio, "x", {
+      ours_creates_per_s: Math.round(ours.creates),
+      swarmkit_creates_per_s: Math.round(theirs.creates),
+      ...(Number.isNaN(theirs.removes) ? {} : { removes_ratio: Math.round((ours.removes / theirs.removes) * 100) / 100 }),
+      goal: GOAL,
+      goal_met: ratio >= GOAL,
+      swarmkit_source: swarmkitSource,
+    });
+  }
+}
+emit("control_vs_swarmkit_goal_3x", met.length, `of ${met.length + notMet.length} configurations at ≥${GOAL}x`, {
+  met,
+  not_met: notMet,
+  min_ratio: Math.round(minRatio * 100) / 100,
+  swarmkit_source: swarmkitSource,
+});
