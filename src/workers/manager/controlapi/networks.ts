@@ -5,6 +5,7 @@ import {
   TaskState,
   type CreateNetworkRequest,
   type CreateNetworkResponse,
+  type Driver,
   type GetNetworkRequest,
   type GetNetworkResponse,
   type IPAMConfig,
@@ -24,6 +25,22 @@ import { filterContains, filterContainsPrefix, filterMatchLabels } from "./filte
 import { validateAnnotations, validateDriver } from "./validate-common.js";
 
 const INTERNAL_NETWORK_LABEL = "com.docker.swarm.internal";
+/** SwarmKit's default network driver (manager/allocator/cnmallocator). */
+const DEFAULT_NETWORK_DRIVER = "overlay";
+
+/**
+ * The driver state SwarmKit's network allocator records once a network is
+ * allocated: the driver in use and its options. There is no network allocator
+ * here, so it is recorded at creation; clients read it (SwarmKit's swarmctl
+ * `network ls` dereferences it unconditionally). IPAM stays unset: no
+ * addresses are allocated.
+ */
+function initialDriverState(spec: NetworkSpec): Driver {
+  return {
+    name: spec.driverConfig?.name || DEFAULT_NETWORK_DRIVER,
+    options: { ...(spec.driverConfig?.options ?? {}) },
+  };
+}
 
 interface Cidr {
   family: 4 | 6;
@@ -118,7 +135,7 @@ export async function createNetwork(ctx: HandlerContext, req: CreateNetworkReque
         throw new SwarmError("ALREADY_EXISTS", "ingress network already exists");
       }
       const id = newId();
-      tx.create("network", { id, meta: undefined, spec, driverState: undefined, ipam: undefined, pendingDelete: false });
+      tx.create("network", { id, meta: undefined, spec, driverState: initialDriverState(spec), ipam: undefined, pendingDelete: false });
       return id;
     }),
   );
