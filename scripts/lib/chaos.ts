@@ -1,14 +1,19 @@
 // The chaos run (issue 9, part 6): a 3-manager, 2-worker cluster under a
 // steady stream of service creates/updates/removes while a seeded schedule
-// kill -9s and restarts random nodes (one node down at a time, so a quorum of
-// managers stays up), optionally followed by a quorum-loss phase (2 managers
-// down together, then back). At the end it checks that every acknowledged
+// kill -9s and restarts random nodes, and (where network namespaces work, see
+// scripts/lib/netns.ts) partitions them: the leader, a follower or a worker cut
+// off, minority/majority splits, the leader deaf to inbound connections — one
+// disruption at a time, each healed before the next, so a quorum of managers
+// stays up. Optionally followed by a quorum-loss phase (2 managers down
+// together, then back). At the end it checks that every acknowledged
 // write is present exactly once (unless acknowledged-removed), acknowledged
 // updates are applied, no two managers ever led in the same term, and every
 // manager converges on the same services. Used by scripts/chaos.ts and
 // test/cluster/chaos.test.ts.
 import { HaCluster, createService, isRunning, listNodes, listServices, removeService, retry, setServiceLabel, sleep, type HaNode } from "./ha.js";
 import { NodeStatus_State, type Service } from "../../src/shared/api/index.js";
+import { NETNS_REMOTE_PORT } from "./cluster.js";
+import { createNetnsLab, netnsAvailable, type NetnsLab } from "./netns.js";
 
 export interface ChaosOptions {
   seed: number;
@@ -17,6 +22,12 @@ export interface ChaosOptions {
   /** Add the quorum-loss phase after the main phase. */
   quorumLoss?: boolean;
   tickInterval?: string;
+  /**
+   * Add network partitions to the schedule (default true). Without network
+   * namespaces (not root, no `ip netns`) the run says so and falls back to
+   * kills only — except with CI=true, where that is an error.
+   */
+  partitions?: boolean;
   /** One JSON-able record per event (what the run did). */
   log?: (event: Record<string, unknown>) => void;
 }
@@ -29,6 +40,13 @@ export interface ChaosResult {
   duplicated: number;
   updatesWrong: number;
   kills: number;
+  /** Partition events (each healed before the next disruption); 0 without namespaces. */
+  partitions: number;
+  /** Of those, the ones that cut the leader off from a quorum. */
+  leaderPartitions: number;
+  /** Whether the schedule could use network namespaces. */
+  partitionsEnabled: boolean;
+  /** Leader changes: kills of the leader, and partitions after which another manager led. */
   failovers: number;
   /** Longest run of failing writes, over the whole run and in the main phase (one node down at a time). */
   longestUnavailabilityMs: number;
@@ -51,6 +69,9 @@ export function prng(seed: number): () => number {
   };
 }
 
+/** A write's deadline: one stuck on a cut-off manager counts as unavailability until then. */
+const WRITE_DEADLINE_MS = 3000;
+
 interface Tracked {
   id: string;
   /** Last acknowledged label value ("" before any update). */
@@ -66,8 +87,26 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const t0 = Date.now();
   const at = () => Date.now() - t0;
   log({ event: "start", seed: opts.seed, durationMs: opts.durationMs, quorumLoss: !!opts.quorumLoss });
-  const ha = await HaCluster.start({ managers: 3, workers: 2, tickInterval: opts.tickInterval ?? "100ms" });
-  log({ event: "cluster formed", atMs: at(), managers: ha.managers.map((m) => m.name), workers: ha.workers.map((w) => w.name) });
+  let lab: NetnsLab | undefined;
+  if (opts.partitions ?? true) {
+    const avail = await netnsAvailable();
+    if (avail.ok) {
+      lab = await createNetnsLab(5);
+      log({ event: "network namespaces", prefix: lab.prefix, hosts: lab.hosts.map((h) => h.ip), oneWay: lab.oneWay });
+    } else if (process.env["CI"] === "true") {
+      throw new Error(`chaos: network namespaces are unavailable in CI (${avail.reason}); CI runs as root and must exercise partitions`);
+    } else {
+      log({ event: "partitions unavailable: running the kill/restart schedule only", reason: avail.reason });
+    }
+  }
+  let ha: HaCluster;
+  try {
+    ha = await HaCluster.start({ managers: 3, workers: 2, tickInterval: opts.tickInterval ?? "100ms", ...(lab ? { netns: lab } : {}) });
+  } catch (err) {
+    await lab?.destroy();
+    throw err;
+  }
+  log({ event: "cluster formed", atMs: at(), managers: ha.managers.map((m) => `${m.name} ${m.remoteAddr}`), workers: ha.workers.map((w) => w.name) });
 
   // Writer state.
   const live = new Map<string, Tracked>(); // acknowledged created, not acknowledged removed
@@ -81,10 +120,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   let writing = true;
   let firstFailureAt = 0;
   let longestUnavailable = 0;
+  let lastFailed: HaNode | undefined;
 
   const writer = (async () => {
     while (writing) {
-      const ms = ha.managers.filter((m) => isRunning(m) && m.client);
+      // Like a client failing over: after a failure, try another manager first.
+      const up = ha.managers.filter((m) => isRunning(m) && m.client);
+      const ms = up.length > 1 ? up.filter((m) => m !== lastFailed) : up;
       const m = ms[Math.floor(pick() * ms.length)];
       if (!m) {
         await sleep(50);
@@ -96,7 +138,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       if (r < 0.5 || names.length < 3) {
         const name = `chaos-${seq++}`;
         try {
-          const id = await createService(m.client!, name, {}, 5000);
+          const id = await createService(m.client!, name, {}, WRITE_DEADLINE_MS);
           live.set(name, { id, acked: "", maybe: [] });
           ok = true;
         } catch {
@@ -107,7 +149,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         const t = live.get(name)!;
         const v = String(++value);
         try {
-          await setServiceLabel(m.client!, t.id, "v", v, 5000);
+          await setServiceLabel(m.client!, t.id, "v", v, WRITE_DEADLINE_MS);
           t.acked = v;
           t.maybe = [];
           ok = true;
@@ -118,7 +160,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         const name = names[Math.floor(pick() * names.length)]!;
         const t = live.get(name)!;
         try {
-          await removeService(m.client!, t.id, 5000);
+          await removeService(m.client!, t.id, WRITE_DEADLINE_MS);
           live.delete(name);
           removed.add(name);
           ok = true;
@@ -127,6 +169,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
           maybeRemoved.set(name, t);
         }
       }
+      lastFailed = ok ? undefined : m;
       if (ok) {
         acked++;
         if (firstFailureAt) longestUnavailable = Math.max(longestUnavailable, Date.now() - firstFailureAt);
@@ -140,26 +183,66 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   })();
 
   let kills = 0;
+  let partitions = 0;
+  let leaderPartitions = 0;
   let failovers = 0;
   const violations: string[] = [];
   let converged = false;
   try {
-    // Main phase: one node down at a time.
+    // Main phase: one disruption at a time, each undone before the next.
     const end = Date.now() + opts.durationMs;
-    while (Date.now() < end) {
-      await sleep(500 + Math.floor(sched() * 1500));
-      const victim = ha.nodes[Math.floor(sched() * ha.nodes.length)]!;
-      const downMs = 300 + Math.floor(sched() * 2000);
-      const leader = victim.role === "manager" ? await ha.leader() : undefined;
-      const wasLeader = leader === victim;
-      await ha.kill(victim);
-      kills++;
-      if (wasLeader) failovers++;
-      log({ event: "kill -9", node: victim.name, role: victim.role, leader: wasLeader, atMs: at(), downMs });
-      await sleep(downMs);
-      await ha.restart(victim);
-      await rejoined(ha, victim);
-      log({ event: "restarted", node: victim.name, atMs: at() });
+    for (let step = 0; Date.now() < end; step++) {
+      // A fixed number of draws per step, so the seed fixes the schedule whatever the cluster does.
+      const r = Array.from({ length: 6 }, () => sched());
+      await sleep(500 + Math.floor(r[0]! * 1500));
+      const kind = disruption(step, r[1]!, lab);
+      if (kind === "kill") {
+        const victim = ha.nodes[Math.floor(r[2]! * ha.nodes.length)]!;
+        const downMs = 300 + Math.floor(r[3]! * 2000);
+        const leader = victim.role === "manager" ? await ha.leader() : undefined;
+        const wasLeader = leader === victim;
+        await ha.kill(victim);
+        kills++;
+        if (wasLeader) failovers++;
+        log({ event: "kill -9", node: victim.name, role: victim.role, leader: wasLeader, atMs: at(), downMs });
+        await sleep(downMs);
+        await ha.restart(victim);
+        await rejoined(ha, victim);
+        log({ event: "restarted", node: victim.name, atMs: at() });
+        continue;
+      }
+      const net = lab!;
+      const leader = await retry("a leader before a partition", 60_000, () => ha.leader());
+      const followers = ha.managers.filter((m) => m !== leader);
+      const follower = followers[Math.floor(r[2]! * followers.length)]!;
+      const worker = ha.workers[Math.floor(r[2]! * ha.workers.length)]!;
+      const holdMs = 1000 + Math.floor(r[3]! * 3000);
+      // Workers that go with the minority side of a split (r[4], r[5]: one coin each).
+      const withMinority = ha.workers.filter((_, i) => r[4 + i]! < 0.5);
+      let cut: HaNode[];
+      let detail: Record<string, unknown>;
+      if (kind === "one-way leader") {
+        cut = [leader];
+        await net.blockInbound(leader.host!, NETNS_REMOTE_PORT);
+        detail = { node: leader.name, note: "nobody can connect to its remote API; its own connections work" };
+      } else {
+        const minority = kind === "isolate leader" ? [leader] : kind === "isolate follower" ? [follower] : kind === "isolate worker" ? [worker]
+          : kind === "split, leader in minority" ? [leader, ...withMinority] : [follower, ...withMinority];
+        cut = minority;
+        await net.partition([minority.map((n) => n.host!)]);
+        detail = { minority: minority.map((n) => n.name), majority: ha.nodes.filter((n) => !minority.includes(n)).map((n) => n.name) };
+      }
+      partitions++;
+      const leaderCut = cut.includes(leader);
+      if (leaderCut) leaderPartitions++;
+      log({ event: `partition: ${kind}`, ...detail, leader: leader.name, atMs: at(), holdMs });
+      await sleep(holdMs);
+      await net.heal();
+      log({ event: "healed", atMs: at() });
+      for (const n of cut) await healed(ha, n);
+      const after = await retry("a leader after healing", 60_000, () => ha.leader());
+      if (after !== leader) failovers++;
+      log({ event: "whole again", leader: after.name, atMs: at() });
     }
 
     const mainPhaseLongest = Math.max(longestUnavailable, firstFailureAt ? Date.now() - firstFailureAt : 0);
@@ -253,6 +336,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       duplicated,
       updatesWrong,
       kills,
+      partitions,
+      leaderPartitions,
+      partitionsEnabled: lab !== undefined,
       failovers,
       longestUnavailabilityMs: longestUnavailable,
       mainPhaseLongestUnavailabilityMs: mainPhaseLongest,
@@ -264,7 +350,40 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     writing = false;
     await writer.catch(() => undefined);
     await ha.stop();
+    await lab?.destroy();
   }
+}
+
+type Disruption = "kill" | "isolate leader" | "isolate follower" | "isolate worker" | "split, leader in minority" | "split, follower in minority" | "one-way leader";
+
+/** What step `step` does: the first partitions the leader (so every run has one), then by the draw `r`. */
+function disruption(step: number, r: number, lab: NetnsLab | undefined): Disruption {
+  if (!lab) return "kill";
+  if (step === 0) return "isolate leader";
+  if (r < 0.4) return "kill";
+  if (r < 0.52) return "isolate leader";
+  if (r < 0.62) return "isolate follower";
+  if (r < 0.7) return "isolate worker";
+  if (r < 0.8) return "split, leader in minority";
+  if (r < 0.9 || !lab.oneWay) return "split, follower in minority";
+  return "one-way leader";
+}
+
+/**
+ * A node that was cut off is back: a manager agrees with the others on a
+ * running leader, a worker is READY on that leader.
+ */
+async function healed(ha: HaCluster, node: HaNode): Promise<void> {
+  await retry(`${node.name} back after the partition healed`, 60_000, async () => {
+    const views = await Promise.all(
+      ha.managers.map(async (m) => (await listNodes(m.client!, 1000)).find((n) => n.managerStatus?.leader)?.managerStatus?.addr),
+    );
+    const leader = ha.managers.find((m) => m.remoteAddr === views[0]);
+    if (!leader || !isRunning(leader) || views.some((v) => v !== views[0])) return undefined;
+    if (node.role === "manager") return true;
+    const nodes = await listNodes(leader.client!, 1000);
+    return nodes.some((n) => n.description?.hostname === node.name && n.status?.state === NodeStatus_State.READY) ? true : undefined;
+  });
 }
 
 /** A restarted node is back: a manager sees a leader, a worker has a session again. */

@@ -126,8 +126,8 @@ export async function netnsAvailable(): Promise<Availability> {
   const probe = `${NETNS_PREFIX}${process.pid}-probe${randomBytes(2).toString("hex")}`;
   try {
     await ip("netns", "add", probe);
-    await ip("-n", probe, "link", "add", "a", "type", "veth", "peer", "name", "b");
-    await ip("-n", probe, "link", "add", "br", "type", "bridge");
+    await ip("-n", probe, "link", "add", "name", "probe0", "type", "veth", "peer", "name", "probe1");
+    await ip("-n", probe, "link", "add", "name", "probebr", "type", "bridge");
     return { ok: true };
   } catch (err) {
     return { ok: false, reason: (err as Error).message };
@@ -198,7 +198,7 @@ export async function createNetnsLab(count: number, opts: LabOptions = {}): Prom
   const bridge = async (g: number): Promise<string> => {
     const name = `br${g}`;
     if (!bridges.has(g)) {
-      await ip("-n", hub, "link", "add", name, "type", "bridge");
+      await ip("-n", hub, "link", "add", "name", name, "type", "bridge");
       await ip("-n", hub, "link", "set", name, "up");
       bridges.add(g);
     }
@@ -217,7 +217,7 @@ export async function createNetnsLab(count: number, opts: LabOptions = {}): Prom
     for (const [i, h] of hosts.entries()) {
       await ip("netns", "add", h.ns);
       // Both ends are created directly in their namespaces: nothing appears in the root namespace.
-      await ip("link", "add", `p${i}`, "netns", hub, "type", "veth", "peer", "name", "eth0", "netns", h.ns);
+      await ip("link", "add", "name", `p${i}`, "netns", hub, "type", "veth", "peer", "name", "eth0", "netns", h.ns);
       await ip("-n", hub, "link", "set", `p${i}`, "master", "br0");
       await ip("-n", hub, "link", "set", `p${i}`, "up");
       await ip("-n", h.ns, "link", "set", "lo", "up");
