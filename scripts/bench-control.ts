@@ -158,7 +158,7 @@ const ourDetails = (tick: string) => ({ tick_interval: tick, heartbeat_tick: HEA
 // ---- ours: three managers, through the leader, then through a follower ------------------------
 {
   progress("swarmkit-ts: 3 managers");
-  const cluster = await startSwarmdCluster({ managers: 3, tickInterval: CLUSTER_TICK, logLevel: "error" });
+  const cluster = await startSwarmdCluster({ managers: 3, tickInterval: CLUSTER_TICK, logLevel: "error", onStop: (stop) => cleanups.push(stop) });
   await withCleanup(cluster.stop, async () => {
     const leader = await cluster.leader();
     const follower = cluster.members.find((m) => m !== leader)!;
@@ -188,7 +188,8 @@ if ("missing" in go) {
   };
   const startGo = async (managers: number): Promise<GoCluster> => {
     progress(`swarmkit (Go ${go.version}): ${managers} manager${managers > 1 ? "s" : ""}`);
-    return startSwarmkitGoCluster({ binaries: go, managers, heartbeatTick: HEARTBEAT_TICK, electionTick: ELECTION_TICK });
+    // Registered while it forms too; withCleanup below registers the same stop again (idempotent).
+    return startSwarmkitGoCluster({ binaries: go, managers, heartbeatTick: HEARTBEAT_TICK, electionTick: ELECTION_TICK, onStop: (stop) => cleanups.push(stop) });
   };
   const single = await startGo(1);
   await withCleanup(single.stop, async () => {

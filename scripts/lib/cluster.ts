@@ -63,6 +63,8 @@ export interface ClusterOptions {
   parentDir?: string;
   /** Run member i in lab host namespace i instead of on 127.0.0.1. */
   netns?: NetnsLab;
+  /** Called with stop() before the first member starts, so a signal handler can clean up a cluster still forming. */
+  onStop?: (stop: () => Promise<void>) => void;
 }
 
 /** Where member `i` runs: remote API address and argv prefix. */
@@ -161,6 +163,7 @@ export async function startSwarmdCluster(options: ClusterOptions = {}): Promise<
     stop,
   };
 
+  options.onStop?.(stop);
   try {
     const ports = options.netns ? Array.from({ length: count }, () => NETNS_REMOTE_PORT) : await freePorts(count);
     const engine = `unix://${join(dir, "no-engine.sock")}`; // the agents must not touch a real Docker engine

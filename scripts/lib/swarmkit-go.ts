@@ -86,6 +86,8 @@ export interface GoClusterOptions {
   electionTick?: number;
   stepTimeoutMs?: number;
   parentDir?: string;
+  /** Called with stop() before the first process starts, so a signal handler can clean up a cluster still forming. */
+  onStop?: (stop: () => Promise<void>) => void;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -161,6 +163,7 @@ export async function startSwarmkitGoCluster(options: GoClusterOptions): Promise
     stop,
   };
 
+  options.onStop?.(stop);
   try {
     const ports = await freePorts(count);
     const engine = `unix://${join(dir, "no-engine.sock")}`; // managers only: the agents must not touch a Docker engine
