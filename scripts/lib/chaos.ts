@@ -13,7 +13,8 @@
 import { HaCluster, createService, isRunning, listNodes, listServices, removeService, retry, setServiceLabel, sleep, type HaNode } from "./ha.js";
 import { NodeStatus_State, type Service } from "../../src/shared/api/index.js";
 import { NETNS_REMOTE_PORT } from "./cluster.js";
-import { createNetnsLab, netnsAvailable, type NetnsLab } from "./netns.js";
+import { createNetnsLab, netnsAvailable, onAbort, type NetnsLab } from "./netns.js";
+import { rmSync } from "node:fs";
 
 export interface ChaosOptions {
   seed: number;
@@ -106,7 +107,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     await lab?.destroy();
     throw err;
   }
-  log({ event: "cluster formed", atMs: at(), managers: ha.managers.map((m) => `${m.name} ${m.remoteAddr}`), workers: ha.workers.map((w) => w.name) });
+  // Interrupted (SIGINT/SIGTERM): the lab kills the processes in its namespaces; the state dirs go too.
+  const forget = onAbort(() => rmSync(ha.dir, { recursive: true, force: true }));
+  log({ event: "cluster formed", atMs: at(), dir: ha.dir, managers: ha.managers.map((m) => `${m.name} ${m.remoteAddr}`), workers: ha.workers.map((w) => w.name) });
 
   // Writer state.
   const live = new Map<string, Tracked>(); // acknowledged created, not acknowledged removed
@@ -135,6 +138,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       const r = pick();
       const names = [...live.keys()];
       let ok = false;
+      // Unavailability runs from when the first failing write was sent (a write stuck on a cut-off manager counts).
+      const issuedAt = Date.now();
       if (r < 0.5 || names.length < 3) {
         const name = `chaos-${seq++}`;
         try {
@@ -176,7 +181,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         firstFailureAt = 0;
       } else {
         failed++;
-        if (!firstFailureAt) firstFailureAt = Date.now();
+        if (!firstFailureAt) firstFailureAt = issuedAt;
         await sleep(50);
       }
     }
@@ -351,6 +356,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     await writer.catch(() => undefined);
     await ha.stop();
     await lab?.destroy();
+    forget();
   }
 }
 

@@ -148,6 +148,20 @@ async function nftUsable(ns: string): Promise<boolean> {
 
 // One handler set for every lab of the process: delete on exit and on SIGINT/SIGTERM.
 const liveLabs = new Set<() => void>();
+
+/**
+ * Run `fn` (synchronous) if the process exits or is interrupted before the
+ * returned function is called — for a run's other leftovers (temp dirs).
+ */
+export function onAbort(fn: () => void): () => void {
+  installExitHandlers();
+  const once = () => {
+    liveLabs.delete(once);
+    fn();
+  };
+  liveLabs.add(once);
+  return () => liveLabs.delete(once);
+}
 let handlersInstalled = false;
 function installExitHandlers(): void {
   if (handlersInstalled) return;
