@@ -147,7 +147,11 @@ const ourDetails = (tick: string) => ({ tick_interval: tick, heartbeat_tick: HEA
     await rm(dir, { recursive: true, force: true });
   };
   await withCleanup(stop, async () => {
-    const client = await waitForControl(join(stateDir, "swarmd.sock"));
+    const died = exited.then(() => {
+      throw new Error(`swarmd exited (${child.exitCode ?? child.signalCode}) before its control socket answered`);
+    });
+    void died.catch(() => undefined);
+    const client = await Promise.race([waitForControl(join(stateDir, "swarmd.sock")), died]);
     // Warm up the connection and the JIT before measuring.
     await warmUp(client, "single");
     for (const inFlight of IN_FLIGHT) await benchOne(client, "swarmkit-ts", "single_manager", inFlight, ourDetails("1s"));

@@ -18,9 +18,8 @@ import { freePorts } from "./cluster.js";
 
 const run = promisify(execFile);
 
-/** Where the Go binaries are looked for when the environment names none. */
-export const DEFAULT_SWARMD = "/tmp/debchk/swarmd";
-export const DEFAULT_SWARMCTL = "/tmp/debchk/swarmctl";
+/** Where scripts/swarmkit-go.sh builds them (its SWARMKIT_GO_DIR), then a hand-built pair. */
+const CANDIDATE_DIRS = [join(process.env.SWARMKIT_GO_DIR || "/var/cache/swarmkit-ts/swarmkit-go", "bin"), "/tmp/debchk"];
 
 export interface SwarmkitGoBinaries {
   swarmd: string;
@@ -40,14 +39,17 @@ function executable(path: string): boolean {
 
 /**
  * The Go swarmd and swarmctl: $SWARMKIT_SWARMD / $SWARMKIT_SWARMCTL (as
- * `scripts/swarmkit-go.sh env` exports them), else /tmp/debchk. Returns the
- * reason instead when either is missing or swarmd does not run.
+ * `scripts/swarmkit-go.sh env` exports them), else the first of that script's
+ * cache dir and /tmp/debchk holding both (the script itself is not run: it
+ * may wait on another build's lock). Returns the reason instead when either
+ * is missing or swarmd does not run.
  */
 export async function findSwarmkitGo(): Promise<SwarmkitGoBinaries | { missing: string }> {
-  const swarmd = process.env.SWARMKIT_SWARMD || DEFAULT_SWARMD;
-  const swarmctl = process.env.SWARMKIT_SWARMCTL || DEFAULT_SWARMCTL;
+  const found = CANDIDATE_DIRS.find((d) => executable(join(d, "swarmd")) && executable(join(d, "swarmctl"))) ?? CANDIDATE_DIRS[0]!;
+  const swarmd = process.env.SWARMKIT_SWARMD || join(found, "swarmd");
+  const swarmctl = process.env.SWARMKIT_SWARMCTL || join(found, "swarmctl");
   for (const [what, path] of [["swarmd", swarmd], ["swarmctl", swarmctl]] as const) {
-    if (!executable(path)) return { missing: `no executable Go ${what} at ${path} (set SWARMKIT_${what.toUpperCase()})` };
+    if (!executable(path)) return { missing: `no executable Go ${what} at ${path} (run scripts/swarmkit-go.sh build, or set SWARMKIT_${what.toUpperCase()})` };
   }
   try {
     const { stdout } = await run(swarmd, ["--version"], { timeout: 10_000 });
