@@ -96,7 +96,10 @@ install_packages() {
 private_apt() {
   local a="$DIR/apt"
   mkdir -p "$a/lists/partial" "$a/cache/archives/partial"
-  echo "deb-src $MIRROR $SUITE main" >"$a/sources.list"
+  local opts=""
+  [ -r /usr/share/keyrings/debian-archive-keyring.gpg ] &&
+    opts="[signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
+  echo "deb-src ${opts}$MIRROR $SUITE main" >"$a/sources.list"
   apt-get -q \
     -o Dir::Etc::SourceList="$a/sources.list" -o Dir::Etc::SourceParts=/dev/null \
     -o Dir::State::Lists="$a/lists" -o Dir::Cache="$a/cache" \
@@ -213,6 +216,8 @@ cmd_build() {
   # Serialise concurrent builds: the second waits, then reuses the first's.
   exec 9>"$DIR/lock"
   flock -w "$LOCK_WAIT" 9 || die "timed out waiting for $DIR/lock"
+  # Work trees left by an interrupted build (none can be in use: we hold the lock).
+  rm -rf "$DIR"/work.*
   if is_current; then
     say "reusing $BIN ($(sed -n 's/^built-from=//p' "$STAMP"))"
   else
@@ -235,7 +240,9 @@ case "${1:-}" in
     printf 'export SWARMKIT_SWARMCTL=%s\nexport SWARMKIT_SWARMD=%s\n' "$SWARMCTL" "$SWARMD" ;;
   paths) printf '%s\n%s\n' "$SWARMCTL" "$SWARMD" ;;
   status)
-    if is_current; then sed -n 's/^built-from=//p' "$STAMP"; else say "not built (or stale) in $BIN"; exit 1; fi ;;
+    # Work trees left by an interrupted build (none can be in use: we hold the lock).
+  rm -rf "$DIR"/work.*
+  if is_current; then sed -n 's/^built-from=//p' "$STAMP"; else say "not built (or stale) in $BIN"; exit 1; fi ;;
   clean)
     rm -rf "$DIR"
     say "removed $DIR" ;;
