@@ -176,6 +176,16 @@ export class AuthoritySanitizer {
   }
 }
 
+/** Whether nghttp2 accepts `value` as an :authority as it is (non-empty, only allowed octets). */
+export function isAcceptableAuthority(value: string): boolean {
+  if (value.length === 0) return false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c > 0xff || !ALLOWED[c]) return false;
+  }
+  return true;
+}
+
 /** A same-length copy of `value` with every octet nghttp2 refuses replaced, or undefined if there is none. */
 export function sanitizeAuthority(value: Uint8Array): Buffer | undefined {
   let i = 0;

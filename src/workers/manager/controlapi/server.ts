@@ -6,7 +6,7 @@ import { chmod, mkdir, unlink } from "node:fs/promises";
 import { clearStaleSocket } from "../socket-file.js";
 import { dirname } from "node:path";
 import { createServer, type Socket } from "node:net";
-import { TLSSocket, createSecureContext, type SecureContext } from "node:tls";
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from "node:tls";
 import { Server, ServerCredentials, status as Status } from "@grpc/grpc-js";
 import {
   ControlService,
@@ -21,6 +21,7 @@ import { getLogger } from "../../../shared/logging.js";
 import type { ControlBackend } from "./backend.js";
 import { ControlApi, type ControlApiOptions } from "./control-api.js";
 import { AuthorityRewritingStream } from "./h2-authority.js";
+import { isAcceptableAuthority } from "./hpack-authority.js";
 import { withSafeDecoders } from "./request-decode.js";
 
 const log = getLogger("controlapi");
@@ -61,23 +62,42 @@ function healthHandlers(): HealthServer {
   };
 }
 
-/** The TLS context for the current certificate, rebuilt only when the certificate or key changed. */
-function secureContextSource(tls: ControlServerOptions["tls"]): () => SecureContext {
+/**
+ * Whether a connection goes through the :authority rewriter. gRPC clients
+ * derive the TLS server name (SNI) from the authority: grpc-go dialing a
+ * unix socket sends the socket path as both, grpc-js sends a host name. A
+ * server name nghttp2 would accept as :authority lets the connection skip
+ * the rewriter and stay on Node's native TLS→HTTP/2 path (the rewriter makes
+ * every read and write cross JavaScript); no or any other server name gets
+ * the rewriter. A client with an acceptable server name but a refused
+ * :authority is reset by nghttp2, as it was without the rewriter.
+ */
+function needsAuthorityRewrite(socket: TLSSocket): boolean {
+  return typeof socket.servername !== "string" || !isAcceptableAuthority(socket.servername);
+}
+
+/**
+ * A TLS server that only handshakes (never listens), serving the certificate
+ * `tls` holds when each connection arrives: a renewal that updates `tls` in
+ * place reaches new connections.
+ */
+function tlsTerminator(tls: ControlServerOptions["tls"]): { server: TlsServer; refresh(): void } {
   let certPem = tls.certPem;
   let keyPem = tls.keyPem;
-  let context = createSecureContext({ cert: certPem, key: keyPem });
-  return () => {
-    if (tls.certPem !== certPem || tls.keyPem !== keyPem) {
+  const server = createTlsServer({ cert: certPem, key: keyPem, ALPNProtocols: ["h2"] });
+  return {
+    server,
+    refresh() {
+      if (tls.certPem === certPem && tls.keyPem === keyPem) return;
       certPem = tls.certPem;
       keyPem = tls.keyPem;
       try {
-        context = createSecureContext({ cert: certPem, key: keyPem });
+        server.setSecureContext({ cert: certPem, key: keyPem });
         log.info("control socket serves the renewed node certificate");
       } catch (err) {
         log.warn({ err }, "cannot use the renewed node certificate on the control socket; keeping the previous one");
       }
-    }
-    return context;
+    },
   };
 }
 
@@ -94,25 +114,23 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Ru
   });
   server.addService(withSafeDecoders(ControlService), api.handlers());
   server.addService(HealthService, healthHandlers());
-  // grpc-js does not bind the socket: we terminate TLS ourselves and pass
-  // each connection through the :authority rewriter (h2-authority.ts), so
-  // grpc-go clients, which send the socket path as :authority, are accepted.
+  // grpc-js does not bind the socket: we terminate TLS ourselves so that a
+  // connection whose :authority nghttp2 would refuse (grpc-go sends the
+  // socket path) can pass through the :authority rewriter (h2-authority.ts).
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
-  const secureContext = secureContextSource(opts.tls);
+  const terminator = tlsTerminator(opts.tls);
+  terminator.server.on("tlsClientError", (err) => log.debug({ err }, "control connection failed its TLS handshake"));
+  terminator.server.on("secureConnection", (tlsSocket: TLSSocket) => {
+    tlsSocket.on("error", (err) => log.debug({ err }, "control connection failed"));
+    injector.injectConnection(needsAuthorityRewrite(tlsSocket) ? new AuthorityRewritingStream(tlsSocket) : tlsSocket);
+  });
   const sockets = new Set<Socket>();
   const listener = createServer((socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.on("error", (err) => log.debug({ err }, "control connection failed"));
-    let tlsSocket: TLSSocket;
-    try {
-      tlsSocket = new TLSSocket(socket, { isServer: true, secureContext: secureContext(), ALPNProtocols: ["h2"] });
-    } catch (err) {
-      log.warn({ err }, "cannot start TLS on a control connection");
-      socket.destroy();
-      return;
-    }
-    injector.injectConnection(new AuthorityRewritingStream(tlsSocket));
+    terminator.refresh();
+    terminator.server.emit("connection", socket);
   });
   // The umask window between listen and chmod is closed at once; the socket's directory is 0700.
   await new Promise<void>((resolve, reject) => {
