@@ -375,6 +375,8 @@ describe("SwarmKit's Go swarmctl against our swarmd", { timeout: 240_000 }, () =
     assert.match(inspect, /^ {2}Desired State\s+: RUNNING$/m);
     assert.match(inspect, /^ {2}Last State\s+: RUNNING$/m);
     assert.match(inspect, /^ {2}ContainerID:\s+: [0-9a-f]{64}$/m);
+    assert.match(inspect, /^ {2}Pid\s+: [1-9]\d*$/m);
+    assert.match(inspect, /^ {2}Message\s+: started$/m);
     assert.match(inspect, /^ {2}Image\s+: busybox:local$/m);
     assert.match(inspect, /^===> Task Parents$/m);
 
