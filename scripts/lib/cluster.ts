@@ -179,7 +179,12 @@ export async function startSwarmdCluster(options: ClusterOptions = {}): Promise<
       const died = member.proc.exited.then((e) => {
         throw new Error(`swarmd m${i + 1} exited (${e.code ?? e.signal}) while forming the cluster:\n${member.proc.stderr()}`);
       });
-      const client = await Promise.race([waitForControl(member.socket, stepTimeoutMs), died]);
+      const client = await Promise.race([
+        waitForControl(member.socket, stepTimeoutMs).catch((err: Error) => {
+          throw new Error(`${err.message}\nswarmd m${i + 1} stderr (last 3000 chars):\n${member.proc.stderr().slice(-3000)}`);
+        }),
+        died,
+      ]);
       try {
         if (i === 0) {
           const res = await unary<"listClusters", object, ListClustersResponse>(client, "listClusters", { filters: undefined });
