@@ -97,7 +97,12 @@ export class AuthoritySanitizer {
       const huffman = (block[p] & 0x80) !== 0;
       const length = readInt(7);
       if (length > end - p) throw new HpackError(`string of ${length} octets overruns the block`);
-      const bytes = huffman ? huffmanDecode(block, p, p + length) : block.subarray(p, p + length);
+      let bytes: Buffer;
+      try {
+        bytes = huffman ? huffmanDecode(block, p, p + length) : block.subarray(p, p + length);
+      } catch (err) {
+        throw new HpackError((err as Error).message);
+      }
       p += length;
       return { start, bytes };
     };
