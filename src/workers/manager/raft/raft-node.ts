@@ -511,9 +511,8 @@ export class RaftNode implements Proposer {
           await this.storage.save(rd.hardState, rd.entries);
         } else if (rd.hardState) {
           // A commit-only change needs no fsync before anything else happens (a lost commit index is
-          // learned again), so nothing waits for it; but it is written now, in order, because
-          // --force-new-cluster keeps exactly the entries the persisted commit covers.
-          this.storage.save(rd.hardState, []).catch((err: unknown) => this.fail(err));
+          // learned again): written now, in order, and made durable by the next save's fsync.
+          this.storage.saveCommit(rd.hardState);
         }
         if (!early && rd.messages.length > 0) this.opts.transport?.send(rd.messages);
         if (rd.snapshot) this.installSnapshot(rd.snapshot);

@@ -48,8 +48,16 @@ export interface StorageStats {
   segmentsCreated: number;
 }
 
+/**
+ * How long a commit-index-only record may stay in the page cache before it is
+ * fsynced on its own. Usually the next save's fsync covers it much sooner.
+ */
+export const LAZY_COMMIT_SYNC_MS = 10;
+
 interface Pending {
   items: WalItem[];
+  /** False for a commit-index-only record: written in order, fsynced by the next save (or the lazy timer). */
+  sync: boolean;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -57,6 +65,7 @@ interface Pending {
 export class RaftStorage {
   private pending: Pending[] = [];
   private flushQueued = false;
+  private lazySync: NodeJS.Timeout | undefined;
   /** Serialises every WAL operation (flushes, releases, close). */
   private chain: Promise<void> = Promise.resolve();
   private failed: unknown = null;
@@ -183,6 +192,22 @@ export class RaftStorage {
   }
 
   /**
+   * Records a hard state whose only change is the commit index, without an
+   * fsync of its own: raft does not need it durable (a lost commit index is
+   * learned again from the leader), so it is written in order with the other
+   * records and becomes durable with the next save's fsync, or after
+   * LAZY_COMMIT_SYNC_MS at the latest. Kept on disk because
+   * --force-new-cluster keeps exactly the entries the persisted commit covers;
+   * a process crash keeps it (page cache), a power loss within that window
+   * may not — as etcd, which never syncs a commit-only change.
+   */
+  saveCommit(hardState: HardState): void {
+    if (this.closed || this.failed) return;
+    const items: WalItem[] = [{ kind: "hardState", hardState: { ...hardState }, record: hardStateRecord(hardState) }];
+    this.enqueue(items, false).catch(() => undefined); // a failure marks the storage failed; the next save reports it
+  }
+
+  /**
    * Writes the snapshot file atomically, then a marker for it in the WAL, and
    * resolves once both are durable. Save later entries after this resolves.
    */
@@ -224,10 +249,11 @@ export class RaftStorage {
     });
   }
 
-  /** Waits for pending saves, then closes the WAL. */
+  /** Waits for pending saves, then closes the WAL (which syncs what is still unsynced). */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.cancelLazySync();
     await this.chain;
     await this.wal.close();
   }
@@ -237,14 +263,14 @@ export class RaftStorage {
     if (this.failed) throw new SwarmError("INTERNAL", `raft storage in ${this.dir} failed earlier and cannot be trusted: ${(this.failed as Error).message}`, { cause: this.failed });
   }
 
-  private enqueue(items: WalItem[]): Promise<void> {
+  private enqueue(items: WalItem[], sync = true): Promise<void> {
     try {
       this.checkUsable();
     } catch (err) {
       return Promise.reject(err);
     }
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ items, resolve, reject });
+      this.pending.push({ items, sync, resolve, reject });
       if (!this.flushQueued) {
         this.flushQueued = true;
         void this.run(() => this.flush()).catch(() => undefined);
@@ -261,6 +287,28 @@ export class RaftStorage {
     return result;
   }
 
+  private scheduleLazySync(): void {
+    if (this.lazySync) return;
+    this.lazySync = setTimeout(() => {
+      this.lazySync = undefined;
+      if (this.closed || this.failed) return;
+      void this.run(async () => {
+        try {
+          await this.wal.sync();
+        } catch (err) {
+          this.failed ??= err;
+          log.error({ err, dir: this.dir }, "raft WAL fsync failed; storage is now read-only");
+        }
+      });
+    }, LAZY_COMMIT_SYNC_MS);
+    this.lazySync.unref();
+  }
+
+  private cancelLazySync(): void {
+    if (this.lazySync) clearTimeout(this.lazySync);
+    this.lazySync = undefined;
+  }
+
   /** One group-commit round: everything pending now, in call order, one fsync. */
   private async flush(): Promise<void> {
     this.flushQueued = false;
@@ -270,7 +318,10 @@ export class RaftStorage {
     try {
       if (this.failed) throw this.failed;
       const items = batch.length === 1 ? batch[0]!.items : batch.flatMap((p) => p.items);
-      await this.wal.append(items);
+      const sync = batch.some((p) => p.sync);
+      if (sync) this.cancelLazySync();
+      await this.wal.append(items, sync);
+      if (!sync) this.scheduleLazySync();
       this.flushes++;
     } catch (err) {
       // After a failed write or fsync the page cache state is unknown (fsyncgate): refuse all further writes.

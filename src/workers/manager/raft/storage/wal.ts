@@ -65,6 +65,8 @@ export interface WalStats {
 
 export class Wal {
   readonly stats: WalStats = { fsyncs: 0, writes: 0, bytesWritten: 0, segmentsCreated: 0 };
+  /** Records were written (page cache) after the last fdatasync. */
+  private unsynced = false;
   private fh: FileHandle;
   private offset: number;
   /** Whether the current segment holds anything beyond its header and baseline. */
@@ -174,7 +176,7 @@ export class Wal {
    * per touched segment and one fdatasync (plus the cut of a segment when the
    * next record does not fit).
    */
-  async append(items: readonly WalItem[]): Promise<void> {
+  async append(items: readonly WalItem[], sync = true): Promise<void> {
     let i = 0;
     while (i < items.length) {
       // Take as many items as fit in the current segment (at least one if the segment is fresh).
@@ -203,6 +205,13 @@ export class Wal {
       i = j;
       if (i < items.length) await this.cut();
     }
+    if (sync) await this.sync();
+    else this.unsynced = true;
+  }
+
+  /** Makes everything written so far durable (one fdatasync). */
+  async sync(): Promise<void> {
+    this.unsynced = false;
     // The callback form: one thread-pool round trip without FileHandle's promise bookkeeping.
     const fd = this.fh.fd;
     await new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
@@ -222,6 +231,7 @@ export class Wal {
   }
 
   async close(): Promise<void> {
+    if (this.unsynced) await this.sync();
     await this.fh.close();
   }
 
