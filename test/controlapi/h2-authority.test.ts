@@ -201,6 +201,9 @@ describe("HTTP/2 framing", () => {
     assert.throws(() => r.push(Buffer.concat([PREFACE, frame(0x1, 0, 1, Buffer.from([0x82])), settings])), (err: Error) => err instanceof Http2FramingError && /inside the header block of stream 1/.test(err.message));
     assert.throws(() => r.push(settings), /after an earlier error/);
     assert.throws(() => new AuthorityFrameRewriter().push(Buffer.concat([PREFACE, frame(0x1, 0x4 | 0x8, 1, Buffer.from([9, 0x82]))])), /shorter than its padding/);
+    // A frame header announcing a huge header block is refused before its payload is buffered.
+    const huge = Buffer.from([0x10, 0x00, 0x01, 0x1, 0x4, 0, 0, 0, 1]);
+    assert.throws(() => new AuthorityFrameRewriter().push(Buffer.concat([PREFACE, huge])), /header block exceeds/);
   });
 });
 

@@ -119,6 +119,9 @@ export class AuthorityFrameRewriter {
     const length = bytes.readUIntBE(0, 3);
     const type = bytes[3];
     if (type === TYPE_HEADERS || type === TYPE_CONTINUATION) {
+      if (length + (this.block?.size ?? 0) > MAX_HEADER_BLOCK) {
+        throw new Http2FramingError(`header block exceeds ${MAX_HEADER_BLOCK} octets`);
+      }
       this.frameHeader = bytes;
       this.state = State.HeaderPayload;
       this.want = length;
