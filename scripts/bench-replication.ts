@@ -5,7 +5,9 @@
 //
 // A write on our side is Control.CreateConfig with a VALUE-byte payload
 // (committed through raft on a quorum, WAL fsync before acknowledging); on
-// etcd's side it is KV.Put of a VALUE-byte value. Each side gets 1, 16 and 64
+// etcd's side it is KV.Put of a VALUE-byte value. Both clients do the same
+// work per call: the request encoded by hand into one buffer, the response
+// not decoded (lib/swarmd-kv.ts, lib/etcd-kv.ts). Each side gets 1, 16 and 64
 // concurrent writers, each a loop of calls back to back, all over ONE shared gRPC
 // connection (a fresh one per run, the same on both sides), for WARMUP seconds unmeasured then SECONDS measured;
 // first through the leader, then (extra line) through a follower, which
@@ -22,12 +24,13 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { CreateConfigRequest, type ControlClient, type CreateConfigResponse } from "../src/shared/api/index.js";
 import { measureFsyncLatency } from "../src/workers/manager/raft/storage/index.js";
 import { unary } from "../test/helpers/control.js";
 import { argNumber, emit, latencySummary, round3 } from "./lib/bench-util.js";
 import { startSwarmdCluster, type SwarmdCluster } from "./lib/cluster.js";
+import { ListClustersRequest } from "../src/shared/api/index.js";
 import { EtcdKv } from "./lib/etcd-kv.js";
+import { SwarmdKv } from "./lib/swarmd-kv.js";
 
 const SECONDS = argNumber("seconds", 5);
 const WARMUP = argNumber("warmup", 1);
@@ -197,18 +200,13 @@ async function benchSwarmd(value: Buffer): Promise<{ leader: Map<number, Measure
   cleanups.push(() => cluster.stop());
   progress(`cluster formed in ${Math.round(performance.now() - t0)} ms`);
   const out = { leader: new Map<number, Measured>(), follower: new Map<number, Measured>(), forwarding: undefined as string | undefined };
-  const create = (client: ControlClient, name: string) =>
-    unary<"createConfig", CreateConfigRequest, CreateConfigResponse>(
-      client,
-      "createConfig",
-      CreateConfigRequest.fromPartial({ spec: { annotations: { name }, data: value } }),
-    ).then(() => undefined);
 
   {
     const client = cluster.connect(await cluster.leader());
     try {
-      const rtt = await sequentialRtt(() => unary(client, "listClusters", { filters: undefined }));
-      emit("api_read_rtt_swarmd_p50", rtt.p50, "ms", { p99: rtt.p99, call: "Control.ListClusters on the leader (no raft)", transport: "TLS over the control unix socket" });
+      // A name that matches nothing, like etcd's Range of a missing key: the API's cost, not a big reply's decoding.
+      const rtt = await sequentialRtt(() => unary(client, "listClusters", ListClustersRequest.fromPartial({ filters: { names: ["bench-none"] } })));
+      emit("api_read_rtt_swarmd_p50", rtt.p50, "ms", { p99: rtt.p99, call: "Control.ListClusters matching no name, on the leader (no raft)", transport: "TLS over the control unix socket" });
     } finally {
       client.close();
     }
@@ -220,12 +218,12 @@ async function benchSwarmd(value: Buffer): Promise<{ leader: Map<number, Measure
       // Resolved before every run: a leader lost under load must not turn "via leader" into a forwarded path.
       const leader = await cluster.leader();
       const member = via === "leader" ? leader : cluster.members.find((m) => m !== leader)!;
-      const client = cluster.connect(member);
+      const kv = new SwarmdKv(member.socket);
       try {
         if (via === "follower" && writers === CONCURRENCY[0]) {
           // Check forwarding once; without it every call would just fail fast.
           try {
-            await create(client, `probe-${via}`);
+            await kv.put(`probe-${via}`, value);
           } catch (err) {
             out.forwarding = String(err);
             progress(`writes through a follower fail, skipping the follower lines: ${out.forwarding}`);
@@ -233,7 +231,7 @@ async function benchSwarmd(value: Buffer): Promise<{ leader: Map<number, Measure
           }
         }
         progress(`swarmd via ${via}, ${writers} writers`);
-        const r = await drive(writers, (w, seq) => create(client, `b-${via}-${writers}-${w}-${seq}`));
+        const r = await drive(writers, (w, seq) => kv.put(`b-${via}-${writers}-${w}-${seq}`, value));
         const after = await cluster.leader().catch(() => undefined);
         const m = report(`replication_swarmd_${via}_${writers}_writers`, "swarmd", via, writers, r, {
           write: "Control.CreateConfig",
@@ -242,7 +240,7 @@ async function benchSwarmd(value: Buffer): Promise<{ leader: Map<number, Measure
         });
         if (m) into.set(writers, m);
       } finally {
-        client.close();
+        kv.close();
       }
     }
   }

@@ -17,7 +17,8 @@ export function controlSocketAddress(socketPath: string): string {
   return socketPath.startsWith("unix:") ? socketPath : `unix://${socketPath}`;
 }
 
-const CLIENT_OPTIONS: ChannelOptions = {
+/** The channel options swarmctl's client uses (exported for benchmarks that build their own client). */
+export const CONTROL_CLIENT_OPTIONS: ChannelOptions = {
   // The certificate names swarm-manager/<node ID>, never "localhost"; verification is off anyway.
   "grpc.ssl_target_name_override": "swarm-manager",
   "grpc.default_authority": "swarm-manager",
@@ -28,9 +29,9 @@ const CLIENT_OPTIONS: ChannelOptions = {
 };
 
 export function connectControl(socketPath: string, options: ChannelOptions = {}): ControlClient {
-  return new ControlClient(controlSocketAddress(socketPath), controlClientCredentials(), { ...CLIENT_OPTIONS, ...options });
+  return new ControlClient(controlSocketAddress(socketPath), controlClientCredentials(), { ...CONTROL_CLIENT_OPTIONS, ...options });
 }
 
 export function connectControlHealth(socketPath: string, options: ChannelOptions = {}): HealthClient {
-  return new HealthClient(controlSocketAddress(socketPath), controlClientCredentials(), { ...CLIENT_OPTIONS, ...options });
+  return new HealthClient(controlSocketAddress(socketPath), controlClientCredentials(), { ...CONTROL_CLIENT_OPTIONS, ...options });
 }

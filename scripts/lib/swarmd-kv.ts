@@ -1,0 +1,61 @@
+// The replication benchmark's client for swarmd, built like its etcd client
+// (etcd-kv.ts) so both sides cost the client the same: a write is
+// Control.CreateConfig with the request encoded by hand into one buffer and
+// the response left undecoded (success means committed on a quorum and
+// applied). Same credentials and channel options as swarmctl's client.
+// Field numbers: api/control.proto CreateConfigRequest.spec = 1;
+// api/specs.proto ConfigSpec.annotations = 1, data = 2;
+// api/types.proto Annotations.name = 1 (a test checks the bytes against ts-proto).
+import { Client, Metadata, type ServiceError } from "@grpc/grpc-js";
+import { CONTROL_CLIENT_OPTIONS, controlClientCredentials, controlSocketAddress } from "../../src/shared/control-client.js";
+
+const CREATE_CONFIG_PATH = "/docker.swarmkit.v1.Control/CreateConfig";
+
+function varint(n: number): Buffer {
+  const out: number[] = [];
+  while (n > 0x7f) {
+    out.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  out.push(n);
+  return Buffer.from(out);
+}
+
+function field(tag: number, body: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([tag]), varint(body.length), body]);
+}
+
+/** CreateConfigRequest{spec: {annotations: {name}, data}} on the wire. */
+export function encodeCreateConfig(name: string, data: Buffer): Buffer {
+  const annotations = field(0x0a, Buffer.from(name, "utf8"));
+  // proto3 leaves an empty bytes field out.
+  const spec = Buffer.concat([field(0x0a, annotations), ...(data.length > 0 ? [field(0x12, data)] : [])]);
+  return field(0x0a, spec);
+}
+
+export class SwarmdKv {
+  private readonly client: Client;
+
+  constructor(socketPath: string) {
+    this.client = new Client(controlSocketAddress(socketPath), controlClientCredentials(), CONTROL_CLIENT_OPTIONS);
+  }
+
+  /** Creates a config named `name` holding `data`. */
+  put(name: string, data: Buffer, deadlineMs = 10_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.client.makeUnaryRequest(
+        CREATE_CONFIG_PATH,
+        (req: Buffer) => req,
+        (res: Buffer) => res,
+        encodeCreateConfig(name, data),
+        new Metadata(),
+        { deadline: Date.now() + deadlineMs },
+        (err: ServiceError | null) => (err ? reject(err) : resolve()),
+      );
+    });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
