@@ -13,6 +13,7 @@ import { encodeRaftRequest, fromWireSnapshot, toWireSnapshot, withRequestId } fr
 import {
   ConfChangeType,
   EntryType,
+  MessageType,
   RaftCore,
   SeededRandom,
   StateRole,
@@ -38,6 +39,8 @@ export const LOG_ENTRIES_FOR_SLOW_FOLLOWERS = 500;
 /** SwarmKit's MaxSizePerMsg and MaxInflightMsgs. */
 const MAX_SIZE_PER_MSG = 65_535;
 const MAX_INFLIGHT_MSGS = 256;
+/** How long a leader may hold a commit-only append for the next append to carry (sendMessages). */
+export const COMMIT_HOLD_MS = 2;
 /** Largest raft ID or request ID we draw: our wire codec keeps 64-bit values below 2^53. */
 export const MAX_RANDOM_ID = 2 ** 48 - 1;
 
@@ -135,6 +138,9 @@ export class RaftNode implements Proposer {
   private announcedLeader = false;
   /** The core's role as of the last Ready (leader or not). */
   private leaderRole = false;
+  /** Commit-only appends held back per follower (see sendMessages). */
+  private readonly heldCommits = new Map<number, Message>();
+  private heldTimer: NodeJS.Timeout | undefined;
   private campaignOnce: boolean;
   private readonly proposalTimeoutMs: number;
   private readonly removedListeners: (() => void)[] = [];
@@ -467,6 +473,7 @@ export class RaftNode implements Proposer {
     if (this.stopped) return;
     this.stopped = true;
     if (this.ticker) clearInterval(this.ticker);
+    if (this.heldTimer) clearTimeout(this.heldTimer);
     await this.processing;
     await this.snapshotTask;
     this.rejectWaiters(new SwarmError("UNAVAILABLE", "raft: node is stopping"));
@@ -501,7 +508,7 @@ export class RaftNode implements Proposer {
         // them durable, and its term and vote were persisted before it was elected.
         // Everyone else persists first, since its messages promise what is on disk.
         const early = this.leaderRole && rd.messages.length > 0;
-        if (early) this.opts.transport?.send(rd.messages);
+        if (early) this.sendMessages(rd.messages);
         if (rd.snapshot) {
           // Snapshot saves stay in index order: let one of our own finish first.
           await this.snapshotTask;
@@ -514,7 +521,7 @@ export class RaftNode implements Proposer {
           // learned again): written now, in order, and made durable by the next save's fsync.
           this.storage.saveCommit(rd.hardState);
         }
-        if (!early && rd.messages.length > 0) this.opts.transport?.send(rd.messages);
+        if (!early && rd.messages.length > 0) this.sendMessages(rd.messages);
         if (rd.snapshot) this.installSnapshot(rd.snapshot);
         if (rd.softState) this.roleChanged(rd.softState.role);
         this.applyEntries(rd.committedEntries);
@@ -526,6 +533,49 @@ export class RaftNode implements Proposer {
     } catch (err) {
       this.fail(err);
     }
+  }
+
+  /**
+   * Sends the core's messages, except that a leader holds an append without
+   * entries (it only carries the commit index) for up to COMMIT_HOLD_MS: the
+   * next append to that follower carries the commit anyway and replaces it.
+   * Under a steady stream of writes this halves the messages per write (etcd
+   * sends each commit at once); followers then learn a commit at most that
+   * much later. Holding or dropping such a message is safe: raft tolerates
+   * delay and loss, and an empty append changes no progress state.
+   */
+  private sendMessages(msgs: Message[]): void {
+    const transport = this.opts.transport;
+    if (!transport) return;
+    if (!this.leaderRole) {
+      transport.send(msgs);
+      return;
+    }
+    const out: Message[] = [];
+    for (const m of msgs) {
+      if (m.type === MessageType.App) {
+        if (m.entries.length === 0 && m.snapshot === null) {
+          this.heldCommits.set(m.to, m);
+          continue;
+        }
+        this.heldCommits.delete(m.to); // superseded: this append carries the commit too
+      }
+      out.push(m);
+    }
+    if (out.length > 0) transport.send(out);
+    if (this.heldCommits.size > 0 && !this.heldTimer) {
+      this.heldTimer = setTimeout(() => this.flushHeldCommits(), COMMIT_HOLD_MS);
+    }
+  }
+
+  private flushHeldCommits(): void {
+    this.heldTimer = undefined;
+    if (this.heldCommits.size === 0) return;
+    const held = [...this.heldCommits.values()];
+    this.heldCommits.clear();
+    // A leader that stepped down since has nothing to tell; stale terms are ignored anyway.
+    if (this.stopped || !this.leaderRole) return;
+    this.opts.transport?.send(held);
   }
 
   private applyEntries(entries: readonly Entry[]): void {
