@@ -1,7 +1,9 @@
 // The node's TLS identity on disk: load and validate it on restart, or create
 // a new cluster's root CA and this node's first certificate on bootstrap.
 // Like SwarmKit, the root CA key is never written here; the caller keeps it
-// (it goes into the replicated Cluster object).
+// (it goes into the replicated Cluster object). An operator may place a root
+// CA certificate and key (swarm-root-ca.crt/.key) before the first start:
+// the new cluster then uses that root instead of generating one.
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, readdir, rename, rm, rmdir, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -13,6 +15,7 @@ import {
   createKeyAndCsr,
   createRootCA,
   keyMatchesCert,
+  MANAGER_ROLE,
   parseCertBundle,
   parseNodeCert,
   parsePrivateKey,
@@ -29,6 +32,7 @@ import {
   NODE_CERT_FILE,
   NODE_KEY_FILE,
   ROOT_CA_CERT_FILE,
+  ROOT_CA_KEY_FILE,
   certificatePaths,
   type CertificatePaths,
 } from "./paths.js";
@@ -52,12 +56,17 @@ export interface NodeIdentity {
   paths: CertificatePaths;
   /** True when this call bootstrapped a new cluster. */
   created: boolean;
-  /** The new root CA's key; only present when `created` (it is not on disk). */
+  /**
+   * The root CA's key: the new one when `created` (it is not on disk), or an
+   * operator-supplied swarm-root-ca.key (managers only).
+   */
   rootCaKeyPem?: string;
+  /** The node certificate has expired (only loaded so with `allowExpired`): renew it at once. */
+  expired?: boolean;
 }
 
 export interface LoadOptions {
-  /** Accept an expired node certificate (swarmd --force-new-cluster). */
+  /** Accept an expired manager certificate (swarmd --force-new-cluster); a worker's is still refused. */
   allowExpired?: boolean;
   now?: number;
 }
@@ -93,13 +102,22 @@ const octal = (mode: number): string => `0${mode.toString(8).padStart(3, "0")}`;
  */
 export async function loadIdentity(stateDir: string, opts: LoadOptions = {}): Promise<NodeIdentity | undefined> {
   const paths = certificatePaths(stateDir);
-  const [root, cert, key] = await Promise.all([
+  const [root, rootKey, cert, key] = await Promise.all([
     readIfPresent(paths.rootCaCert),
+    readIfPresent(paths.rootCaKey),
     readIfPresent(paths.nodeCert),
     readIfPresent(paths.nodeKey),
   ]);
-  if (!root && !cert && !key) return undefined;
+  if (!root && !cert && !key) {
+    if (rootKey) throw loadError(paths.rootCaKey, `root CA key present, but ${ROOT_CA_CERT_FILE} is missing`, "NOT_FOUND");
+    return undefined;
+  }
   if (!root) throw loadError(paths.rootCaCert, "missing, but a node certificate or key exists", "NOT_FOUND");
+  if (!cert && !key) {
+    // An operator-supplied root (certificate + key) and no node identity yet: a bootstrap will use it.
+    if (rootKey) return undefined;
+    throw loadError(paths.rootCaCert, `present without a node certificate; to bootstrap a cluster with this root CA, also place its key in ${ROOT_CA_KEY_FILE}`, "NOT_FOUND");
+  }
   if (!cert) throw loadError(paths.nodeCert, "missing, but the root CA certificate exists", "NOT_FOUND");
   if (!key) throw loadError(paths.nodeKey, "missing, but the node certificate exists", "NOT_FOUND");
 
@@ -112,19 +130,16 @@ export async function loadIdentity(stateDir: string, opts: LoadOptions = {}): Pr
     }
   }
 
-  try {
-    for (const ca of parseCertBundle(root.text)) {
-      if (!ca.ca) throw new CertificateError("malformed", "root bundle contains a certificate that is not a CA");
-    }
-  } catch (err) {
-    throw loadError(paths.rootCaCert, (err as Error).message, "FAILED_PRECONDITION", err);
-  }
+  checkRootBundle(paths.rootCaCert, root.text);
   let info: NodeCertInfo;
   try {
     info = parseNodeCert(cert.text);
   } catch (err) {
     throw loadError(paths.nodeCert, (err as Error).message, "FAILED_PRECONDITION", err);
   }
+  // Expiry first: it is the problem to report even when the key was replaced since (a renewal makes a new key).
+  const expired = (opts.now ?? Date.now()) > info.notAfter.getTime();
+  if (expired) checkExpiredAllowed(paths.nodeCert, info, opts);
   try {
     parsePrivateKey(key.text);
   } catch (err) {
@@ -134,23 +149,87 @@ export async function loadIdentity(stateDir: string, opts: LoadOptions = {}): Pr
     throw loadError(paths.nodeKey, `private key does not match the certificate in ${NODE_CERT_FILE}`);
   }
   try {
-    verifyChain(cert.text, root.text, { allowExpired: opts.allowExpired, now: opts.now });
+    verifyChain(cert.text, root.text, { allowExpired: expired || opts.allowExpired, now: opts.now });
   } catch (err) {
     const problem = err instanceof CertificateError ? err.problem : undefined;
-    const reason =
-      problem === "unknown-authority"
-        ? `certificate is not signed by the root CA in ${ROOT_CA_CERT_FILE}`
-        : problem === "expired"
-          ? `${(err as Error).message} (start with --force-new-cluster to recover a lone manager)`
-          : (err as Error).message;
+    const reason = problem === "unknown-authority" ? `certificate is not signed by the root CA in ${ROOT_CA_CERT_FILE}` : (err as Error).message;
     throw loadError(paths.nodeCert, reason, "FAILED_PRECONDITION", err);
   }
+  let rootCaKeyPem: string | undefined;
+  if (rootKey) {
+    if (info.role === MANAGER_ROLE) rootCaKeyPem = checkRootKey(paths, root.text, rootKey);
+    else log.warn({ path: paths.rootCaKey }, "a root CA key is present but this node is a worker: ignored");
+  }
+  if (expired) log.warn({ nodeId: info.nodeId, notAfter: info.notAfter.toISOString() }, "the node certificate has expired; loaded for --force-new-cluster, it will be renewed at once");
   return {
     ...info,
     tls: { caPem: root.text, certPem: cert.text, keyPem: key.text },
     paths,
     created: false,
+    ...(rootCaKeyPem !== undefined ? { rootCaKeyPem } : {}),
+    ...(expired ? { expired: true } : {}),
   };
+}
+
+/** An expired node certificate is only usable by a manager recovering with --force-new-cluster (it can renew through its own CA). */
+function checkExpiredAllowed(path: string, info: NodeCertInfo, opts: LoadOptions): void {
+  const what = `x509: certificate has expired (not after ${info.notAfter.toISOString()})`;
+  if (info.role !== MANAGER_ROLE) {
+    throw loadError(path, `${what}; a worker cannot renew an expired certificate: empty the state dir and join again with a token`);
+  }
+  if (!opts.allowExpired) {
+    throw loadError(path, `${what} (start with --force-new-cluster to recover a lone manager; it renews the certificate through its own CA)`);
+  }
+}
+
+function checkRootBundle(path: string, pem: string): void {
+  try {
+    for (const ca of parseCertBundle(pem)) {
+      if (!ca.ca) throw new CertificateError("malformed", "root bundle contains a certificate that is not a CA");
+    }
+  } catch (err) {
+    throw loadError(path, (err as Error).message, "FAILED_PRECONDITION", err);
+  }
+}
+
+/**
+ * An operator-supplied root CA key: private (0600), parsable, RSA (the
+ * signer builds certificates with node-forge), and the key of the first
+ * certificate in the root bundle. Returns the PEM as is.
+ */
+function checkRootKey(paths: CertificatePaths, rootPem: string, key: { text: string; mode: number }): string {
+  if ((key.mode & 0o077) !== 0) {
+    throw loadError(paths.rootCaKey, `root CA key has mode ${octal(key.mode)}; it must not be accessible by group or others (chmod 600)`, "PERMISSION_DENIED");
+  }
+  let type: string | undefined;
+  try {
+    type = parsePrivateKey(key.text).asymmetricKeyType;
+  } catch (err) {
+    throw loadError(paths.rootCaKey, (err as Error).message, "FAILED_PRECONDITION", err);
+  }
+  if (type !== "rsa") throw loadError(paths.rootCaKey, `root CA key is ${type ?? "of an unknown type"}; swarmd signs with RSA keys only`);
+  if (!keyMatchesCert(key.text, rootPem)) {
+    throw loadError(paths.rootCaKey, `root CA key does not match the certificate in ${ROOT_CA_CERT_FILE}`);
+  }
+  return key.text;
+}
+
+/** The operator's root CA (certificate + key) placed before the first start, if any. */
+async function operatorRootCA(paths: CertificatePaths): Promise<{ certPem: string; keyPem: string } | undefined> {
+  const [root, rootKey] = await Promise.all([readIfPresent(paths.rootCaCert), readIfPresent(paths.rootCaKey)]);
+  if (!root && !rootKey) return undefined;
+  if (!root) throw loadError(paths.rootCaKey, `root CA key present, but ${ROOT_CA_CERT_FILE} is missing`, "NOT_FOUND");
+  if (!rootKey) throw loadError(paths.rootCaCert, `a root CA certificate without its key (${ROOT_CA_KEY_FILE}) cannot bootstrap a cluster`, "NOT_FOUND");
+  if ((root.mode & 0o022) !== 0) {
+    throw loadError(paths.rootCaCert, `certificate has mode ${octal(root.mode)}; it must not be writable by group or others (chmod 644)`, "PERMISSION_DENIED");
+  }
+  checkRootBundle(paths.rootCaCert, root.text);
+  try {
+    verifyChain(root.text, root.text);
+  } catch (err) {
+    throw loadError(paths.rootCaCert, `the root CA certificate is not usable: ${(err as Error).message}`, "FAILED_PRECONDITION", err);
+  }
+  return { certPem: root.text, keyPem: checkRootKey(paths, root.text, rootKey) };
 }
 
 /** Loads the identity, or bootstraps a new cluster's identity when there is none. */
@@ -167,7 +246,8 @@ async function createIdentity(stateDir: string, opts: BootstrapOptions): Promise
   const paths = certificatePaths(stateDir);
   const nodeId = opts.nodeId ?? newId();
   const clusterId = opts.clusterId ?? newId();
-  const rootCA = await createRootCA({ now: opts.now });
+  const supplied = await operatorRootCA(paths);
+  const rootCA = supplied ?? (await createRootCA({ now: opts.now }));
   const { keyPem, csrPem } = await createKeyAndCsr(nodeId, opts.role, clusterId);
   const certPem = signNodeCsr({
     csrPem,
@@ -181,7 +261,8 @@ async function createIdentity(stateDir: string, opts: BootstrapOptions): Promise
   });
   await writeNewCertificateDir(stateDir, paths, { caPem: rootCA.certPem, certPem, keyPem });
   const info = parseNodeCert(certPem);
-  log.info({ nodeId, role: opts.role, clusterId }, "created a new root CA and node certificate");
+  if (supplied) log.info({ nodeId, role: opts.role, clusterId, rootCa: paths.rootCaCert }, "bootstrapped with the operator's root CA; created the node certificate");
+  else log.info({ nodeId, role: opts.role, clusterId }, "created a new root CA and node certificate");
   return {
     ...info,
     tls: { caPem: rootCA.certPem, certPem, keyPem },

@@ -10,9 +10,16 @@ import { CertificateRenewer, knownManagers, testRenewAfterMs } from "./renewer.j
 
 const log = getLogger("renewer");
 
+/** How long the local CA may take to lead and sign an expired manager's renewal. */
+const EXPIRED_RENEWAL_TIMEOUT_MS = 60_000;
+
 /** What the renewer needs of a running node (SwarmNode's worker clients). */
 export interface RenewableNode {
-  manager: { status(): Promise<ManagerStatus>; updateIdentity(tls: TlsMaterial): Promise<void> };
+  manager: {
+    status(): Promise<ManagerStatus>;
+    updateIdentity(tls: TlsMaterial): Promise<void>;
+    renewOwnCertificate(csrPem: string, timeoutMs: number): Promise<string>;
+  };
   agent: { updateIdentity(tls: TlsMaterial): Promise<void> };
 }
 
@@ -31,6 +38,8 @@ export function startNodeRenewer(stateDir: string, tls: TlsMaterial, node: Renew
       // and its own CA could never finish the renewal (it would hang there).
       return [...addrs.filter((a) => a !== self), self];
     },
+    // An expired certificate (--force-new-cluster) renews through this host's own manager CA.
+    issueExpired: (csrPem) => node.manager.renewOwnCertificate(csrPem, EXPIRED_RENEWAL_TIMEOUT_MS),
     onRenewed: async (renewed) => {
       const results = await Promise.allSettled([node.manager.updateIdentity(renewed), node.agent.updateIdentity(renewed)]);
       for (const [i, r] of results.entries()) {

@@ -5,6 +5,8 @@ export const CERT_DIR_NAME = "certificates";
 export const ROOT_CA_CERT_FILE = "swarm-root-ca.crt";
 export const NODE_CERT_FILE = "swarm-node.crt";
 export const NODE_KEY_FILE = "swarm-node.key";
+/** An operator-supplied root CA key (SwarmKit's name); only read, never written by swarmd. */
+export const ROOT_CA_KEY_FILE = "swarm-root-ca.key";
 
 export const CERT_FILE_MODE = 0o644;
 export const KEY_FILE_MODE = 0o600;
@@ -14,6 +16,7 @@ export const CERT_DIR_MODE = 0o700;
 export interface CertificatePaths {
   dir: string;
   rootCaCert: string;
+  rootCaKey: string;
   nodeCert: string;
   nodeKey: string;
 }
@@ -23,6 +26,7 @@ export function certificatePaths(stateDir: string): CertificatePaths {
   return {
     dir,
     rootCaCert: join(dir, ROOT_CA_CERT_FILE),
+    rootCaKey: join(dir, ROOT_CA_KEY_FILE),
     nodeCert: join(dir, NODE_CERT_FILE),
     nodeKey: join(dir, NODE_KEY_FILE),
   };

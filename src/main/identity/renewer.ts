@@ -52,6 +52,13 @@ export interface RenewerOptions {
   managers: () => Promise<string[]>;
   /** The new material is on disk; push it to the users of the old one. Errors are logged, not retried. */
   onRenewed: (tls: TlsMaterial, info: NodeCertInfo) => Promise<void>;
+  /**
+   * Issues a certificate for a CSR without presenting the current
+   * certificate: this host's own manager CA (ManagerApi.renewOwnCertificate).
+   * Used only once the current certificate has expired, when no manager
+   * would accept it for mutual TLS (--force-new-cluster on a lone manager).
+   */
+  issueExpired?: (csrPem: string) => Promise<string>;
   /** Fixed delay before each renewal (tests); default: 50–80 % of the validity. */
   renewAfterMs?: number;
   backoffBaseMs?: number;
@@ -140,6 +147,7 @@ export class CertificateRenewer {
   }
 
   private async attempt(): Promise<void> {
+    if (this.opts.issueExpired && Date.now() > this.info.notAfter.getTime()) return this.attemptExpired(this.opts.issueExpired);
     let managers: string[] = [];
     try {
       managers = await this.opts.managers();
@@ -162,6 +170,28 @@ export class CertificateRenewer {
       this.failed(err, addr);
       return;
     }
+    await this.renewed(renewed, addr);
+  }
+
+  /** The current certificate has expired: have this host's manager CA issue one for a new key. */
+  private async attemptExpired(issue: (csrPem: string) => Promise<string>): Promise<void> {
+    log.warn({ nodeId: this.info.nodeId, notAfter: this.info.notAfter.toISOString() }, "the node certificate has expired; renewing it through this manager's own CA");
+    let renewed: { tls: TlsMaterial; info: NodeCertInfo };
+    try {
+      const { keyPem, csrPem } = await createKeyAndCsr();
+      const certPem = await issue(csrPem);
+      if (!keyMatchesCert(keyPem, certPem)) throw new SwarmError("FAILED_PRECONDITION", "the CA issued a certificate for another key");
+      renewed = { tls: { caPem: this.tls.caPem, certPem, keyPem }, info: checkRenewed(certPem, this.tls.caPem, this.info) };
+      if (this.stopped) return;
+      await saveNodeCertificate(this.opts.stateDir, renewed.tls.certPem, renewed.tls.keyPem);
+    } catch (err) {
+      this.failed(err, "local CA");
+      return;
+    }
+    await this.renewed(renewed, "local CA");
+  }
+
+  private async renewed(renewed: { tls: TlsMaterial; info: NodeCertInfo }, addr: string): Promise<void> {
     this.tls = renewed.tls;
     const roleChanged = renewed.info.role !== this.info.role;
     this.info = renewed.info;

@@ -39,6 +39,13 @@ export interface ManagerApi {
    * remote API to new connections and used for new outgoing connections.
    */
   updateIdentity(tls: IdentityData["tls"]): void;
+  /**
+   * Renews this node's own certificate through the local CA without TLS (the
+   * current certificate has expired; --force-new-cluster). Resolves with the
+   * issued certificate PEM for `csrPem`; rejects when this node runs no
+   * manager, does not lead within `timeoutMs`, or the cluster has no CA key.
+   */
+  renewOwnCertificate(csrPem: string, timeoutMs: number): Promise<string>;
   /** Stop the services and stop waiting on the role flag. */
   stop(): Promise<void>;
 }

@@ -148,6 +148,10 @@ const managerApi: ManagerApi = {
     services?.updateTls(boot.identity.tls);
     log.info("renewed node certificate in use");
   },
+  renewOwnCertificate(csrPem, timeoutMs) {
+    if (!services) return Promise.reject(new SwarmError("UNAVAILABLE", "this node is not running as a manager"));
+    return services.manager.renewOwnCertificate(csrPem, timeoutMs);
+  },
   async stop() {
     if (state === "stopped") return;
     state = "stopping";

@@ -18,6 +18,8 @@ import { bootstrapClusterObjects } from "./bootstrap.js";
 import { startControlServer, type RunningControlServer } from "./controlapi/index.js";
 import type { RaftMemberInfo } from "./controlapi/backend.js";
 import { CaServer, GrpcLeaderLink, SignerPool, SigningLoop } from "./ca/index.js";
+import { issueNodeCertificate, nodeCertificateStatus } from "./ca/issuance.js";
+import { IssuanceStatus_State } from "../../shared/api/index.js";
 import { createManagerDispatcher, type ManagerDispatcher } from "./dispatcher/index.js";
 import { createOrchestration } from "./orchestrator/index.js";
 import type { LocalDispatcherApi } from "../../shared/contracts/index.js";
@@ -300,6 +302,42 @@ export class Manager {
         await signer.stop();
       },
     });
+  }
+
+  /**
+   * Renews this manager's own certificate through its CA, without TLS: used
+   * when the certificate has expired (--force-new-cluster), so no manager
+   * would accept it as a client certificate. Waits until this manager leads
+   * (a forced new cluster has one member), marks its certificate RENEW with
+   * `csrPem` and waits for the signing loop. Resolves with the certificate.
+   */
+  async renewOwnCertificate(csrPem: string, timeoutMs: number): Promise<string> {
+    const { identity } = this.opts;
+    const end = Date.now() + timeoutMs;
+    const left = (): number => end - Date.now();
+    const hasCluster = (): boolean => this.store.get("cluster", identity.clusterId) !== undefined;
+    while (!(this.raft.isLeader() && this.leading && hasCluster())) {
+      if (this.stopped) throw new SwarmError("CANCELLED", "manager stopped");
+      if (left() <= 0) throw new SwarmError("UNAVAILABLE", `this manager did not lead a cluster within ${timeoutMs} ms; cannot renew its expired certificate`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const rootCa = this.store.get("cluster", identity.clusterId)?.rootCa;
+    if (!rootCa || rootCa.caKey.length === 0) {
+      throw new SwarmError("FAILED_PRECONDITION", "the cluster holds no root CA key: this manager cannot renew its expired certificate");
+    }
+    const csr = Buffer.from(csrPem);
+    await issueNodeCertificate(this.store, this.raft, identity.clusterId, { csr, token: "", availability: 0 }, { nodeId: identity.nodeId });
+    log.info({ nodeId: identity.nodeId }, "renewing this manager's expired certificate through its own CA");
+    while (left() > 0) {
+      const st = await nodeCertificateStatus(this.store, identity.nodeId, Math.min(5000, left()), () => this.stopped);
+      const cert = st.certificate;
+      if (cert && Buffer.from(cert.csr).equals(csr)) {
+        if (st.status?.state === IssuanceStatus_State.FAILED) throw new SwarmError("FAILED_PRECONDITION", `the CA refused the renewal: ${st.status.err || "no reason given"}`);
+        if (st.status?.state === IssuanceStatus_State.ISSUED && cert.certificate.length > 0) return Buffer.from(cert.certificate).toString();
+      }
+      if (this.stopped) throw new SwarmError("CANCELLED", "manager stopped");
+    }
+    throw new SwarmError("DEADLINE_EXCEEDED", `the CA issued no certificate within ${timeoutMs} ms`);
   }
 
   private async becomeLeader(): Promise<void> {

@@ -65,7 +65,7 @@ export async function startManagerServices(ctx: ManagerContext): Promise<Manager
     // without its remote API and binds as soon as the address exists. Its
     // advertised (raft) address is the configured one from the start.
     const listen = config.listenRemoteApi;
-    const bound = await remoteServer.start({ deferUnavailable: listen.port !== 0 });
+    const bound = listen.port !== 0 ? await remoteServer.startOrDefer() : await remoteServer.start();
     stops.push(() => remoteServer.stop());
     const advertiseAddr = formatHostPort(advertiseAddress(bound ?? listen, config.advertiseRemoteApi));
 

@@ -30,10 +30,10 @@ const log = getLogger("remoteapi");
 /** Largest message accepted (SwarmKit's transport.GRPCMaxMsgSize). */
 export const MAX_MESSAGE_BYTES = 4 << 20;
 const SHUTDOWN_GRACE_MS = 2000;
-/** How often a deferred bind tries again (see BindOptions.deferUnavailable). */
+/** How often a deferred bind (startOrDefer) tries again. */
 export const LATE_BIND_RETRY_MS = 1000;
 
-export interface BindOptions {
+interface BindOptions {
   /**
    * When the listen address is not on any interface yet (EADDRNOTAVAIL, e.g.
    * at boot before the network is up), do not fail: keep trying to bind in
@@ -144,12 +144,22 @@ export class RemoteApiServer {
     return this.bound !== undefined;
   }
 
+  /** Binds the listener; a port in use or a foreign address is one clear error. */
+  async start(): Promise<HostPort> {
+    const bound = await this.bind({});
+    return bound!;
+  }
+
   /**
-   * Binds the listener; a port in use or a foreign address is one clear
-   * error. With `deferUnavailable`, an address that does not exist yet
-   * resolves undefined and keeps retrying (whenBound() tells when it worked).
+   * Like start(), but an address that is not on any interface yet
+   * (EADDRNOTAVAIL) resolves undefined and keeps retrying in the background
+   * (whenBound() tells when it worked). Other errors still reject.
    */
-  async start(opts: BindOptions = {}): Promise<HostPort | undefined> {
+  startOrDefer(retryMs = LATE_BIND_RETRY_MS): Promise<HostPort | undefined> {
+    return this.bind({ deferUnavailable: true, retryMs });
+  }
+
+  private async bind(opts: BindOptions): Promise<HostPort | undefined> {
     const target = formatHostPort(this.opts.listen);
     // Probe with a plain socket first: grpc-js remembers a failed bind of a
     // fixed port and would return the same failure on every retry.
