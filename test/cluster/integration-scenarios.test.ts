@@ -16,6 +16,11 @@ import { unary } from "../helpers/control.js";
 import { removeContainersByLabel, startEngine } from "../helpers/engine.js";
 import { TestCluster, pollUntil, type TestNode } from "../helpers/cluster.js";
 import { startSwarmd, type SwarmdProcess } from "../main/helpers.js";
+import { execFile } from "node:child_process";
+import { connect } from "node:net";
+import { promisify } from "node:util";
+import type { RootCA } from "../../src/shared/pki/index.js";
+import { reDateCert } from "../helpers/certs.js";
 
 const TIMEOUT = 120_000;
 
@@ -291,6 +296,151 @@ describe("SwarmKit integration scenarios", { timeout: 600_000 }, () => {
     cl.startNode(m.id);
     await cl.pollClusterReady(numWorker, numManager);
     assert.equal((await cl.getNode(m.id)).role, NodeRole.MANAGER);
+  });
+});
+
+// TestServiceCreateLateBind: the first manager starts before its remote API
+// address exists (swarmd's late bind: the address is not on any interface
+// yet, as at boot before the network is up), then binds once it appears.
+// The address is a /32 on loopback, added and removed with `ip` (needs root).
+const LATE_BIND_IP = "10.254.77.1";
+const run = promisify(execFile);
+
+async function ipAddr(action: "add" | "del"): Promise<void> {
+  try {
+    await run("ip", ["addr", action, `${LATE_BIND_IP}/32`, "dev", "lo"]);
+  } catch (err) {
+    const stderr = String((err as { stderr?: unknown }).stderr ?? (err as Error).message);
+    // A leftover from a crashed run (add), or nothing to remove (del).
+    if (action === "add" && /File exists/.test(stderr)) return;
+    if (action === "del" && /Cannot assign requested address|Address not found/.test(stderr)) return;
+    throw new Error(`TestServiceCreateLateBind needs to add and remove ${LATE_BIND_IP}/32 on lo (run the tests as root): ip addr ${action} failed: ${stderr.trim()}`);
+  }
+}
+
+function tcpConnects(addr: string): Promise<boolean> {
+  const i = addr.lastIndexOf(":");
+  return new Promise((resolve) => {
+    const sock = connect({ host: addr.slice(0, i), port: Number(addr.slice(i + 1)) });
+    sock.once("connect", () => (sock.destroy(), resolve(true)));
+    sock.once("error", () => resolve(false));
+    sock.setTimeout(2000, () => (sock.destroy(), resolve(false)));
+  });
+}
+
+describe("SwarmKit integration scenarios: late bind", { timeout: 300_000 }, () => {
+  let engine = "";
+  let cl: TestCluster | undefined;
+
+  before(async () => {
+    engine = await startEngine();
+    // Permission check first (fails clearly when not root), and no leftover address from an earlier run.
+    await ipAddr("add");
+    await ipAddr("del");
+  });
+
+  after(async () => {
+    try {
+      if (cl) {
+        const ids = [...cl.nodes.keys()];
+        await cl.stop();
+        await cleanContainers(engine, cl, ids);
+      }
+    } finally {
+      await ipAddr("del");
+    }
+  });
+
+  test("TestServiceCreateLateBind", { timeout: 240_000 }, async () => {
+    cl = await TestCluster.create({ engineAddr: engine });
+    // AddManager(lateBind=true): the first manager's remote API address does not exist yet.
+    const first = await cl.addManager({ host: LATE_BIND_IP });
+    // The manager is up without it: the control API answers, the cluster has 1 manager, nothing listens.
+    await cl.pollClusterReady(0, 1);
+    assert.equal(await tcpConnects(first.remoteAddr), false, "nothing listens on the late-bound address yet");
+    await first.proc!.waitForLog(/is not available on this host yet.*retries binding/, 5000);
+    // BindRemote: the address appears; swarmd binds it by itself.
+    await ipAddr("add");
+    await first.proc!.waitForLog(/is available now: listening/, 15_000);
+    await pollUntil("late-bound remote API accepts connections", async () => {
+      if (!(await tcpConnects(first.remoteAddr))) throw new Error(`${first.remoteAddr} refuses connections`);
+    }, 10_000);
+    // The other managers (not late-bound) and 3 agents join through any manager, the first included.
+    for (let i = 0; i < 2; i++) await cl.addManager();
+    for (let i = 0; i < 3; i++) await cl.addAgent();
+    const sid = await cl.createService("test_service", 60);
+    await cl.pollServiceReady(sid, 60, 100_000);
+    await cl.api((c) => unary(c, "removeService", RemoveServiceRequest.fromPartial({ serviceId: sid })));
+  });
+});
+
+/** SwarmKit's generateCerts(stateDir, rootCA, nodeID, role, org, writeKey=true): root cert + key and a node certificate. */
+async function generateCerts(stateDir: string, root: RootCA, nodeId: string, role: typeof MANAGER_ROLE | typeof WORKER_ROLE, org: string): Promise<void> {
+  const dir = join(stateDir, "certificates");
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeFile(join(dir, "swarm-root-ca.crt"), root.certPem, { mode: 0o644 });
+  await writeFile(join(dir, "swarm-root-ca.key"), root.keyPem, { mode: 0o600 });
+  const { keyPem, csrPem } = await createKeyAndCsr();
+  const certPem = signNodeCsr({ csrPem, caCertPem: root.certPem, caKeyPem: root.keyPem, nodeId, role, clusterId: org });
+  await writeFile(join(dir, "swarm-node.crt"), certPem, { mode: 0o644 });
+  await writeFile(join(dir, "swarm-node.key"), keyPem, { mode: 0o600 });
+}
+
+describe("SwarmKit integration scenarios: force new cluster", { timeout: 300_000 }, () => {
+  let engine = "";
+  let cl: TestCluster | undefined;
+
+  before(async () => {
+    engine = await startEngine();
+  });
+
+  after(async () => {
+    if (!cl) return;
+    const ids = [...cl.nodes.keys()];
+    await cl.stop();
+    await cleanContainers(engine, cl, ids);
+  });
+
+  test("TestForceNewCluster", { timeout: 240_000 }, async () => {
+    // An external root CA, so that the test can forge certificates.
+    const rootCA = await createRootCA({ cn: "externalRoot" });
+    const numWorker = 0;
+    const numManager = 1;
+    cl = await TestCluster.create({ engineAddr: engine });
+    await cl.addManager({ prepare: (dir) => generateCerts(dir, rootCA, newId(), MANAGER_ROLE, newId()) });
+    await cl.pollClusterReady(numWorker, numManager);
+    assert.equal(Buffer.from((await cl.clusterInfo()).rootCa!.caCert).toString(), rootCA.certPem, "the cluster runs on the external root CA");
+
+    const leader = await cl.leader();
+    const sid = await cl.createService("test_service", 2);
+    await cl.pollServiceReady(sid, 2);
+
+    // An expired certificate: the same one re-dated, not too expired (it must not predate the root).
+    const managerCertFile = join(leader.stateDir, "certificates", "swarm-node.crt");
+    const certBytes = await readFile(managerCertFile, "utf8");
+    const now = Date.now();
+    const expiredCertPEM = reDateCert(certBytes, rootCA.certPem, rootCA.keyPem, new Date(now - 3600_000), new Date(now - 1000));
+
+    // Restart with the expired certificate while forcing a new cluster: it starts, and the certificate is renewed.
+    await cl.pause(leader.nodeId);
+    await writeFile(managerCertFile, expiredCertPEM, { mode: 0o644 });
+    cl.startNode(leader.nodeId, ["--force-new-cluster"]);
+    await cl.pollClusterReady(numWorker, numManager);
+    await cl.pollServiceReady(sid, 2);
+    await pollUntil("certificate renewed", async () => {
+      const cert = parseNodeCert(await readFile(managerCertFile, "utf8"));
+      if (cert.nodeId !== leader.nodeId) throw new Error(`certificate names ${cert.nodeId}`);
+      if (cert.notAfter.getTime() < Date.now()) throw new Error("certificate hasn't been renewed yet");
+    });
+
+    // Restart with the expired certificate without forcing a new cluster: start-up fails, naming the certificate.
+    await cl.pause(leader.nodeId);
+    await writeFile(managerCertFile, expiredCertPEM, { mode: 0o644 });
+    const proc = cl.startNode(leader.nodeId);
+    const exit = await exitWithin(proc, 40_000);
+    assert.equal(exit.code, 1, proc.stderr());
+    assert.match(proc.stderr(), /^swarmd: error while loading TLS certificate in \S+swarm-node\.crt: x509: certificate has expired/m);
+    cl.nodes.get(leader.nodeId)!.proc = undefined;
   });
 });
 

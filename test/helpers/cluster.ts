@@ -52,6 +52,13 @@ export interface TestNode {
   pastLogs: string[];
 }
 
+export interface AddNodeOptions {
+  /** Remote API listen host (default 127.0.0.1; the port is a free one). */
+  host?: string;
+  /** Runs on the new state dir before swarmd starts (e.g. to place certificates). */
+  prepare?: (stateDir: string) => Promise<void>;
+}
+
 export interface ClusterOptions {
   tickInterval?: string;
   engineAddr?: string;
@@ -108,11 +115,12 @@ export class TestCluster {
   }
 
   /** Spawns a node on a new state dir; resolves with its node ID once its certificate is on disk. */
-  private async spawnNew(extra: string[], waitFor: "control" | "cert"): Promise<TestNode> {
+  private async spawnNew(extra: string[], waitFor: "control" | "cert", opts: AddNodeOptions = {}): Promise<TestNode> {
     const order = ++this.counter;
     const stateDir = join(this.dir, `node${order}`);
     const [port] = await freePorts(1);
-    const remoteAddr = `127.0.0.1:${port}`;
+    const remoteAddr = `${opts.host ?? "127.0.0.1"}:${port}`;
+    await opts.prepare?.(stateDir);
     const proc = startSwarmd([...this.baseArgs(stateDir, remoteAddr), ...extra]);
     const node: TestNode = { order, nodeId: "", stateDir, socket: join(stateDir, "swarmd.sock"), remoteAddr, proc, pastLogs: [] };
     try {
@@ -151,9 +159,9 @@ export class TestCluster {
     return managers[Math.floor(Math.random() * managers.length)]!;
   }
 
-  /** First manager bootstraps; later ones join a random manager with the manager token. */
-  async addManager(): Promise<TestNode> {
-    if (this.nodes.size === 0) return this.spawnNew([], "control");
+  /** First manager bootstraps (with `opts`: SwarmKit's lateBind / rootCA); later ones join a random manager with the manager token. */
+  async addManager(opts: AddNodeOptions = {}): Promise<TestNode> {
+    if (this.nodes.size === 0) return this.spawnNew([], "control", opts);
     const via = await this.randomManager();
     const { manager } = await this.tokens();
     return this.spawnNew(["--join-addr", via.remoteAddr, "--join-token", manager], "control");
