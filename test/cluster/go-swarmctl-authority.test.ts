@@ -6,41 +6,13 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { accessSync, constants } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { startSwarmd, tempDir, testArgs, type SwarmdProcess } from "../main/helpers.js";
 import { waitForControl } from "../helpers/control.js";
+import { goSwarmctl } from "../helpers/swarmkit-go.js";
 
 const run = promisify(execFile);
-const SCRIPT = fileURLToPath(new URL("../../../scripts/swarmkit-go.sh", import.meta.url));
-
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** $SWARMKIT_SWARMCTL, else where scripts/swarmkit-go.sh builds it, else the hand-built /tmp/debchk/swarmctl. */
-async function goSwarmctl(): Promise<string> {
-  const candidates: string[] = [];
-  if (process.env["SWARMKIT_SWARMCTL"]) candidates.push(process.env["SWARMKIT_SWARMCTL"]);
-  try {
-    const { stdout } = await run(SCRIPT, ["paths"], { timeout: 10_000 });
-    const path = stdout.split("\n").find((l) => l.endsWith("/swarmctl"));
-    if (path) candidates.push(path);
-  } catch {
-    // The script is optional here; fall through to the other candidates.
-  }
-  candidates.push("/tmp/debchk/swarmctl");
-  const found = candidates.find(executable);
-  if (!found) throw new Error(`no Go swarmctl at ${candidates.join(", ")}: run scripts/swarmkit-go.sh build or set SWARMKIT_SWARMCTL`);
-  return found;
-}
 
 describe("SwarmKit's Go swarmctl on our control socket", () => {
   let dir: { path: string; remove(): Promise<void> };

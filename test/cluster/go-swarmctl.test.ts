@@ -8,7 +8,6 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { accessSync, constants } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
@@ -35,22 +34,7 @@ import {
 import { TestCluster, pollUntil, type TestNode } from "../helpers/cluster.js";
 import { unary } from "../helpers/control.js";
 import { removeContainersByLabel, startEngine } from "../helpers/engine.js";
-
-const DEFAULT_DIR = "/var/cache/swarmkit-ts/swarmkit-go";
-
-/** The Go swarmctl binary: $SWARMKIT_SWARMCTL, else where scripts/swarmkit-go.sh build puts it. */
-function goSwarmctlPath(): string {
-  const path = process.env["SWARMKIT_SWARMCTL"] || join(process.env["SWARMKIT_GO_DIR"] || DEFAULT_DIR, "bin", "swarmctl");
-  try {
-    accessSync(path, constants.X_OK);
-  } catch {
-    throw new Error(
-      `SwarmKit's Go swarmctl is not at ${path}: run scripts/swarmkit-go.sh build ` +
-        `(then eval "$(scripts/swarmkit-go.sh env)", or set SWARMKIT_SWARMCTL)`,
-    );
-  }
-  return path;
-}
+import { goSwarmctl } from "../helpers/swarmkit-go.js";
 
 interface Run {
   code: number;
@@ -119,7 +103,7 @@ describe("SwarmKit's Go swarmctl against our swarmd", { timeout: 240_000 }, () =
   }
 
   before(async () => {
-    goCtl = goSwarmctlPath();
+    goCtl = await goSwarmctl();
     engine = await startEngine();
     cl = await TestCluster.create({ tickInterval: "50ms", engineAddr: engine });
     manager = await cl.addManager();
