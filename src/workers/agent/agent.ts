@@ -11,7 +11,8 @@ import type { GenericResource } from "../../shared/config.js";
 import { errorCode, errorMessage } from "../../shared/errors.js";
 import { getLogger } from "../../shared/logging.js";
 import { Backoff, INITIAL_SESSION_BACKOFF_MS, MAX_SESSION_BACKOFF_MS, sleep } from "./backoff.js";
-import { GrpcDispatcherConnection, dispatcherCredentials, type NodeTls } from "./connection/grpc-connection.js";
+import { CurrentTls, type TlsSource } from "../../shared/current-tls.js";
+import { GrpcDispatcherConnection, dispatcherCredentials } from "./connection/grpc-connection.js";
 import type { DispatcherConnection } from "./connection/types.js";
 import { describeNode, descriptionKey } from "./describe.js";
 import type { DockerExecutor } from "./executor/index.js";
@@ -55,7 +56,8 @@ export const DEFAULT_TIMINGS: AgentTimings = {
 
 export interface AgentOptions {
   nodeId: string;
-  tls: NodeTls;
+  /** The node's TLS material; the worker's CurrentTls, so a renewal reaches the next dispatcher connection. */
+  tls: TlsSource;
   stateDir: string;
   executor: DockerExecutor;
   /** Hostname to report; the engine's when absent. */
@@ -82,6 +84,7 @@ export interface AgentSessionStatus {
 
 export class Agent {
   private readonly opts: AgentOptions;
+  private readonly tls: CurrentTls;
   private readonly timings: AgentTimings;
   private readonly reporter: StatusReporter;
   /** Secrets and configs from the assignments, in memory only. */
@@ -102,6 +105,7 @@ export class Agent {
 
   constructor(opts: AgentOptions) {
     this.opts = opts;
+    this.tls = CurrentTls.from(opts.tls);
     this.timings = { ...DEFAULT_TIMINGS, ...opts.timings };
     this.reporter = new StatusReporter({
       retryDelayMs: this.timings.taskRetryMs,
@@ -175,7 +179,7 @@ export class Agent {
     return describeNode({
       executor: this.opts.executor,
       ...(this.opts.hostname ? { hostname: this.opts.hostname } : {}),
-      caPem: this.opts.tls.caPem,
+      caPem: this.tls.material.caPem,
       ...(this.opts.genericResources ? { genericResources: this.opts.genericResources } : {}),
     });
   }
@@ -202,7 +206,7 @@ export class Agent {
     }
     this.lastWasLocal = false;
     if (!remote) return undefined;
-    return new GrpcDispatcherConnection(remote.addr, remote.node_id, dispatcherCredentials(this.opts.tls));
+    return new GrpcDispatcherConnection(remote.addr, remote.node_id, dispatcherCredentials(this.tls));
   }
 
   private async run(): Promise<void> {

@@ -19,6 +19,7 @@ import {
 import { Agent } from "./agent.js";
 import { LocalDispatcherConnection } from "./connection/local-connection.js";
 import { DockerExecutor } from "./executor/index.js";
+import { CurrentTls } from "../../shared/current-tls.js";
 import { errorMessage } from "../../shared/errors.js";
 import { getLogger, initLogging } from "../../shared/logging.js";
 
@@ -55,9 +56,12 @@ function taskFilesRoot(): string {
 /** Main's listeners for role changes and removal (Comlink proxies). */
 const nodeSinks = new Set<AgentNodeEventSink>();
 
+/** The node's TLS material as renewals leave it: each new dispatcher connection presents the current certificate. */
+const liveTls = new CurrentTls(boot.identity.tls);
+
 const agent = new Agent({
   nodeId: boot.identity.nodeId,
-  tls: boot.identity.tls,
+  tls: liveTls,
   stateDir: config.stateDir,
   executor: new DockerExecutor(config.engineAddr, { filesRoot: taskFilesRoot() }),
   hostname: config.hostname,
@@ -97,9 +101,8 @@ const agentApi: AgentApi = {
     };
   },
   updateIdentity(tls) {
-    // The agent holds this very object and builds credentials from it per connection.
     Object.assign(boot.identity.tls, tls);
-    log.info("renewed node certificate in use for new manager connections");
+    if (liveTls.update(tls)) log.info({ version: liveTls.version }, "renewed node certificate in use for new manager connections");
   },
   watchNode(sink) {
     nodeSinks.add(sink);

@@ -17,6 +17,7 @@ import {
   type NodeRole,
 } from "../../shared/contracts/index.js";
 import { SwarmError, errorCode, errorMessage } from "../../shared/errors.js";
+import { CurrentTls } from "../../shared/current-tls.js";
 import { getLogger, initLogging } from "../../shared/logging.js";
 import { RoleFlag } from "../../shared/role-flag.js";
 import { startManagerServices, type ManagerServices } from "./services.js";
@@ -26,6 +27,8 @@ const config = freezeConfig(boot.config);
 initLogging(config.logLevel, "manager");
 const log = getLogger("manager");
 const flag = RoleFlag.attach(boot.roleBuffer);
+/** The node's TLS material as renewals leave it; kept across role changes (services restart with the current one). */
+const liveTls = new CurrentTls(boot.identity.tls);
 
 let state: LifecycleState = "starting";
 let services: ManagerServices | undefined;
@@ -96,7 +99,7 @@ async function applyNow(role: NodeRole, generation: number): Promise<void> {
   try {
     if (role === "manager" && !services) {
       log.info({ generation }, "role is manager: starting manager services");
-      services = await startManagerServices({ config, identity: boot.identity });
+      services = await startManagerServices({ config, identity: boot.identity, tls: liveTls });
       watchRemoval(services);
     } else if (role === "worker" && services) {
       log.info({ generation }, "role is worker: stopping manager services");
@@ -143,10 +146,10 @@ const managerApi: ManagerApi = {
     return new Promise((resolve, reject) => waiters.add({ generation, resolve, reject }));
   },
   updateIdentity(tls) {
-    // Everything that dials reads this object when it connects; the remote API serves the new certificate to new connections.
+    // The control socket reads boot.identity.tls per connection; the remote API, raft and the
+    // leader connection read liveTls per handshake. Open connections keep their certificate.
     Object.assign(boot.identity.tls, tls);
-    services?.updateTls(boot.identity.tls);
-    log.info("renewed node certificate in use");
+    if (liveTls.update(tls)) log.info({ version: liveTls.version }, "renewed node certificate in use for new connections");
   },
   renewOwnCertificate(csrPem, timeoutMs) {
     if (!services) return Promise.reject(new SwarmError("UNAVAILABLE", "this node is not running as a manager"));

@@ -1,16 +1,15 @@
 // One mutual-TLS gRPC channel from this manager to the current leader's
 // remote API, with this manager's own certificate, shared by every client
-// that forwards calls to the leader. Rebuilt when the leader changes.
-import { Channel, credentials, type Client, type ChannelOptions } from "@grpc/grpc-js";
+// that forwards calls to the leader. Rebuilt when the leader changes. Its
+// credentials read the worker's CurrentTls at each handshake, so a
+// reconnect after a renewal presents the renewed certificate.
+import { Channel, type ChannelCredentials, type Client, type ChannelOptions } from "@grpc/grpc-js";
+import { mutualTlsCredentials, type TlsMaterial, type TlsSource } from "../../shared/current-tls.js";
 import { MANAGER_ROLE } from "../../shared/pki/index.js";
 
-export interface TlsPems {
-  caPem: string;
-  certPem: string;
-  keyPem: string;
-}
+export type TlsPems = TlsMaterial;
 
-type ClientCtor<C extends Client> = new (address: string, creds: ReturnType<typeof credentials.createSsl>, options: ChannelOptions) => C;
+type ClientCtor<C extends Client> = new (address: string, creds: ChannelCredentials, options: ChannelOptions) => C;
 
 const OPTIONS: ChannelOptions = {
   // Certificates name the role and the node ID, not the host.
@@ -22,12 +21,16 @@ const OPTIONS: ChannelOptions = {
 
 export class LeaderConnection {
   private current: { addr: string; channel: Channel; clients: Map<unknown, Client> } | undefined;
+  private readonly creds: ChannelCredentials;
 
   constructor(
     /** The leader's remote API address, or undefined when there is none or it is this manager. */
     private readonly leaderAddr: () => string | undefined,
-    private readonly tls: () => TlsPems,
-  ) {}
+    /** This manager's TLS material (the worker's CurrentTls, so renewals reach new connections). */
+    tls: TlsSource,
+  ) {
+    this.creds = mutualTlsCredentials(tls);
+  }
 
   /** A client of `ctor` bound to the leader, or undefined when no other manager leads. */
   client<C extends Client>(ctor: ClientCtor<C>): { addr: string; client: C } | undefined {
@@ -35,16 +38,13 @@ export class LeaderConnection {
     if (!addr) return undefined;
     if (this.current?.addr !== addr) {
       this.close();
-      const t = this.tls();
-      const creds = credentials.createSsl(Buffer.from(t.caPem), Buffer.from(t.keyPem), Buffer.from(t.certPem));
-      this.current = { addr, channel: new Channel(addr, creds, OPTIONS), clients: new Map() };
+      this.current = { addr, channel: new Channel(addr, this.creds, OPTIONS), clients: new Map() };
     }
     const cur = this.current!;
     let c = cur.clients.get(ctor) as C | undefined;
     if (!c) {
-      const t = this.tls();
-      const creds = credentials.createSsl(Buffer.from(t.caPem), Buffer.from(t.keyPem), Buffer.from(t.certPem));
-      c = new ctor(addr, creds, { ...OPTIONS, channelOverride: cur.channel });
+      // The override channel carries the TLS; the client's own credentials are not used.
+      c = new ctor(addr, this.creds, { ...OPTIONS, channelOverride: cur.channel });
       cur.clients.set(ctor, c);
     }
     return { addr, client: c };

@@ -5,6 +5,7 @@
 import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
 import { formatHostPort, type NodeConfig } from "../../shared/config.js";
+import { CurrentTls } from "../../shared/current-tls.js";
 import type { IdentityData } from "../../shared/contracts/index.js";
 import { Metadata, type CallOptions, type ServiceError } from "@grpc/grpc-js";
 import { ControlClient, ControlService } from "../../shared/api/index.js";
@@ -46,6 +47,12 @@ export interface LeaderComponent {
 export interface ManagerOptions {
   config: NodeConfig;
   identity: IdentityData;
+  /**
+   * The worker's live TLS material (renewals update it). Raft, the leader
+   * connection and the remote API read it per handshake. Defaults to a
+   * holder around identity.tls that never changes.
+   */
+  tls?: CurrentTls;
   /** Address other managers and agents reach this manager's remote API at. */
   advertiseAddr: string;
   /** The remote API listener to register this manager's services on (CA, NodeCA, …). */
@@ -65,11 +72,15 @@ export class Manager {
   private stopped = false;
   private leaderLink: GrpcLeaderLink | undefined;
   private dispatcher: ManagerDispatcher | undefined;
-  private readonly leaderConn = new LeaderConnection(() => this.leaderRemoteAddr(), () => this.opts.identity.tls);
+  private readonly tls: CurrentTls;
+  private readonly leaderConn: LeaderConnection;
   private raftNet: RaftNetwork | undefined;
   private readonly removedListeners: Array<() => void> = [];
 
-  private constructor(private readonly opts: ManagerOptions) {}
+  private constructor(private readonly opts: ManagerOptions) {
+    this.tls = opts.tls ?? opts.remote?.tls ?? new CurrentTls(opts.identity.tls);
+    this.leaderConn = new LeaderConnection(() => this.leaderRemoteAddr(), this.tls);
+  }
 
   static async start(opts: ManagerOptions): Promise<Manager> {
     const m = new Manager(opts);
@@ -117,7 +128,7 @@ export class Manager {
     // that was given a join address asks the cluster to add it first.
     let joinInfo: JoinInfo | undefined;
     if (this.opts.remote) {
-      this.raftNet = new RaftNetwork({ tls: identity.tls, remote: this.opts.remote, callerOf: requestCaller });
+      this.raftNet = new RaftNetwork({ tls: this.tls, remote: this.opts.remote, callerOf: requestCaller });
       if (!config.forceNewCluster && !(await RaftNode.hasState(raftDir))) {
         joinInfo = await this.joinRaft(this.raftNet, advertiseAddr);
       }

@@ -8,6 +8,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { formatHostPort, type NodeConfig } from "../../shared/config.js";
 import type { IdentityData, ManagerServicesStatus } from "../../shared/contracts/index.js";
+import type { CurrentTls } from "../../shared/current-tls.js";
 import { getLogger } from "../../shared/logging.js";
 import { knownManagerAddrs } from "./known-managers.js";
 import { Manager } from "./manager.js";
@@ -25,19 +26,19 @@ setLogger({ error: toDebug, info: toDebug, debug: toDebug } as Partial<Console> 
 export interface ManagerContext {
   readonly config: NodeConfig;
   readonly identity: IdentityData;
+  /** The worker's live TLS material: renewals update it and every endpoint reads it per handshake. */
+  readonly tls: CurrentTls;
 }
 
 export interface ManagerServices {
   readonly status: ManagerServicesStatus;
   readonly manager: Manager;
-  /** Serve a renewed certificate on the remote API (new connections). */
-  updateTls(tls: IdentityData["tls"]): void;
   /** Stop everything started, in reverse order. Never throws. */
   stop(): Promise<void>;
 }
 
 export async function startManagerServices(ctx: ManagerContext): Promise<ManagerServices> {
-  const { config, identity } = ctx;
+  const { config, identity, tls } = ctx;
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) {
@@ -57,7 +58,7 @@ export async function startManagerServices(ctx: ManagerContext): Promise<Manager
     let manager: Manager | undefined;
     const remoteServer = new RemoteApiServer({
       listen: config.listenRemoteApi,
-      tls: identity.tls,
+      tls,
       cluster: lateClusterView(identity.clusterId, () => manager?.store),
     });
     // An address that is not on any interface yet (the host's network is
@@ -72,6 +73,7 @@ export async function startManagerServices(ctx: ManagerContext): Promise<Manager
     manager = await Manager.start({
       config,
       identity,
+      tls,
       advertiseAddr,
       remote: remoteServer,
       joinCandidates: () => knownManagerAddrs(config.stateDir, identity.nodeId),
@@ -93,7 +95,6 @@ export async function startManagerServices(ctx: ManagerContext): Promise<Manager
         return status();
       },
       manager: started,
-      updateTls: (tls) => remoteServer.updateTls({ ...tls }),
       stop: async () => {
         await stopAll();
         log.info("manager services stopped");

@@ -2,7 +2,7 @@
 // node's own certificate and key, trusting only the cluster's root CA, and
 // the manager's certificate checked for the name "swarm-manager" (every
 // manager certificate carries it, whatever address we dial).
-import { credentials, Metadata, status as grpcStatus, type ChannelCredentials, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
+import { Metadata, status as grpcStatus, type ChannelCredentials, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
 import {
   DispatcherClient,
   type AssignmentsMessage,
@@ -13,6 +13,7 @@ import {
   type SessionRequest,
   type UpdateTaskStatusRequest,
 } from "../../../shared/api/index.js";
+import { mutualTlsCredentials, type TlsSource } from "../../../shared/current-tls.js";
 import { SwarmError, type ErrorCode } from "../../../shared/errors.js";
 import type { DispatcherConnection, StreamHandle, StreamHandlers } from "./types.js";
 
@@ -25,8 +26,9 @@ export interface NodeTls {
 /** The name every manager certificate answers to. */
 export const MANAGER_SERVER_NAME = "swarm-manager";
 
-export function dispatcherCredentials(tls: NodeTls): ChannelCredentials {
-  return credentials.createSsl(Buffer.from(tls.caPem), Buffer.from(tls.keyPem), Buffer.from(tls.certPem));
+/** Mutual TLS from the node's material; a CurrentTls holder gives each new connection the certificate current then. */
+export function dispatcherCredentials(tls: NodeTls | TlsSource): ChannelCredentials {
+  return mutualTlsCredentials(tls);
 }
 
 const STATUS_CODES: Record<number, ErrorCode> = {
@@ -69,6 +71,9 @@ export class GrpcDispatcherConnection implements DispatcherConnection {
       // Fail fast on a dead manager so the agent moves on to the next one.
       "grpc.initial_reconnect_backoff_ms": 100,
       "grpc.max_reconnect_backoff_ms": 1000,
+      // Each connection object dials its own connection (credentials are shared
+      // across sessions now, and would otherwise let the global pool share one).
+      "grpc.use_local_subchannel_pool": 1,
     });
   }
 

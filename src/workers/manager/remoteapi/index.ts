@@ -3,4 +3,4 @@ export * from "./caller.js";
 export * from "./policies.js";
 export { RemoteApiServer, advertiseAddress, requestCaller, methodName, MAX_MESSAGE_BYTES, type RemoteApiServerOptions } from "./server.js";
 export { storeClusterView } from "./cluster-view.js";
-export { MemoryCertificateProvider, optionalClientCertCredentials, type ServerTls } from "./tls-provider.js";
+export { optionalClientCertCredentials, type ServerTls } from "./tls-provider.js";

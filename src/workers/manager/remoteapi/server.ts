@@ -23,7 +23,8 @@ import { SwarmError } from "../../../shared/errors.js";
 import { getLogger } from "../../../shared/logging.js";
 import { toServiceError } from "../controlapi/errors.js";
 import { authorize, type AuthorizationPolicy, type Caller, type ClusterAuthView } from "./caller.js";
-import { MemoryCertificateProvider, optionalClientCertCredentials, type ServerTls } from "./tls-provider.js";
+import { CurrentTls, type TlsSource } from "../../../shared/current-tls.js";
+import { optionalClientCertCredentials, type ServerTls } from "./tls-provider.js";
 
 const log = getLogger("remoteapi");
 
@@ -46,7 +47,8 @@ interface BindOptions {
 
 export interface RemoteApiServerOptions {
   listen: HostPort;
-  tls: ServerTls;
+  /** The node's TLS material; a CurrentTls holder makes renewals reach new connections. */
+  tls: TlsSource;
   /** Cluster ID and removed nodes, read at every call. */
   cluster: ClusterAuthView;
 }
@@ -66,7 +68,7 @@ export function methodName(path: string): string {
 
 export class RemoteApiServer {
   private readonly server: Server;
-  private readonly tlsProvider: MemoryCertificateProvider;
+  private readonly tlsProvider: CurrentTls;
   private bound: HostPort | undefined;
   private stopped = false;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -80,7 +82,7 @@ export class RemoteApiServer {
       // channelz bookkeeping is per call and per message; nothing reads it.
       "grpc.enable_channelz": 0,
     });
-    this.tlsProvider = new MemoryCertificateProvider(opts.tls);
+    this.tlsProvider = CurrentTls.from(opts.tls);
   }
 
   /** The address actually bound (port resolved when 0). */
@@ -225,9 +227,14 @@ export class RemoteApiServer {
     }, retryMs);
   }
 
-  /** Serve a renewed certificate from now on (new connections). */
+  /** Serve a renewed certificate from now on (new connections; open ones keep theirs). */
   updateTls(tls: ServerTls): void {
     this.tlsProvider.update(tls);
+  }
+
+  /** The TLS material served to new connections. */
+  get tls(): CurrentTls {
+    return this.tlsProvider;
   }
 
   async stop(): Promise<void> {

@@ -2,8 +2,9 @@
 // with this node's certificate and the cluster root CA. Node certificates
 // carry DNS SANs [role, node ID], not addresses, so the expected server name
 // is the manager role (as SwarmKit's own dialer does).
-import { credentials, type ChannelCredentials, type ChannelOptions } from "@grpc/grpc-js";
+import type { ChannelCredentials, ChannelOptions } from "@grpc/grpc-js";
 import { RaftClient, RaftMembershipClient } from "../../../../shared/api/index.js";
+import { mutualTlsCredentials, type TlsSource } from "../../../../shared/current-tls.js";
 import { MANAGER_ROLE } from "../../remoteapi/caller.js";
 import { GRPC_MAX_MSG_SIZE } from "./snapshot-chunks.js";
 
@@ -16,8 +17,13 @@ export interface PeerTls {
 /** Reconnect backoff ceiling (SwarmKit's dial backoff max). */
 export const MAX_BACKOFF_MS = 8000;
 
-export function peerCredentials(tls: PeerTls): ChannelCredentials {
-  return credentials.createSsl(Buffer.from(tls.caPem), Buffer.from(tls.keyPem), Buffer.from(tls.certPem));
+/**
+ * Client credentials for raft and membership calls. Given the worker's
+ * CurrentTls, every new connection (a first dial or a reconnect) presents
+ * the certificate current at its handshake, so a renewal reaches raft too.
+ */
+export function peerCredentials(tls: PeerTls | TlsSource): ChannelCredentials {
+  return mutualTlsCredentials(tls);
 }
 
 export function peerChannelOptions(): ChannelOptions {

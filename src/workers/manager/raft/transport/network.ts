@@ -10,7 +10,8 @@ import { RAFT_MEMBERSHIP_POLICIES, RAFT_POLICIES, policyFromTable } from "../../
 import type { AuthorizationPolicy, Caller } from "../../remoteapi/caller.js";
 import { MembershipService } from "../membership-service.js";
 import type { JoinInfo, RaftNode } from "../raft-node.js";
-import { dialRaftMembership, type PeerTls } from "./dial.js";
+import type { TlsSource } from "../../../../shared/current-tls.js";
+import { dialRaftMembership } from "./dial.js";
 import { RaftMessageService } from "./raft-service.js";
 import { GrpcRaftTransport } from "./transport.js";
 
@@ -25,7 +26,8 @@ export interface ServiceRegistry {
 }
 
 export interface RaftNetworkOptions {
-  tls: PeerTls;
+  /** This manager's TLS material; a CurrentTls holder makes renewals reach new connections. */
+  tls: TlsSource;
   /** Where Raft and RaftMembership are served (the remote API listener). */
   remote: ServiceRegistry;
   /** The authorised caller of a call (remoteapi's requestCaller). */

@@ -7,7 +7,8 @@ import { getLogger } from "../../../../shared/logging.js";
 import { MessageType, type Message } from "../core/index.js";
 import type { Member } from "../membership.js";
 import type { RaftTransport } from "../raft-node.js";
-import { peerCredentials, type PeerTls } from "./dial.js";
+import type { TlsSource } from "../../../../shared/current-tls.js";
+import { peerCredentials } from "./dial.js";
 import { DEFAULT_PEER_OPTIONS, Peer, hex, type PeerEvents, type PeerOptions } from "./peer.js";
 
 const log = getLogger("raft/transport");
@@ -15,7 +16,8 @@ const log = getLogger("raft/transport");
 export type TransportEvents = PeerEvents;
 
 export interface GrpcTransportOptions {
-  tls: PeerTls;
+  /** This manager's TLS material; a CurrentTls holder makes renewals reach new connections. */
+  tls: TlsSource;
   peer?: Partial<PeerOptions>;
 }
 
