@@ -19,6 +19,7 @@ import { connectControl } from "../../src/shared/control-client.js";
 import { unary, waitForControl } from "../../test/helpers/control.js";
 import { startSwarmd, type SwarmdProcess } from "../../test/main/helpers.js";
 import type { NetnsLab } from "./netns.js";
+import { retryUntil } from "./retry.js";
 
 /** The remote API port inside a namespace (each has its own port space, so one fixed port does). */
 export const NETNS_REMOTE_PORT = 4242;
@@ -94,22 +95,6 @@ export async function freePorts(n: number): Promise<number[]> {
   return ports;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function retryUntil<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(100);
-  }
-  throw new Error(`${what} within ${timeoutMs} ms${last ? `: ${String(last)}` : ""}`);
-}
 
 /** Reachable managers as the given member's control API lists them. */
 async function managers(client: ControlClient): Promise<{ addr: string; leader: boolean; reachable: boolean }[]> {

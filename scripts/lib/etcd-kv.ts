@@ -6,20 +6,11 @@
 // committed on a quorum and was applied, which is all the bench times.
 // Field numbers: etcd api/etcdserverpb/rpc.proto (PutRequest key=1 value=2;
 // RangeRequest key=1 serializable=7).
+import { varint } from "./proto-wire.js";
 import { Client, credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
 
 const PUT_PATH = "/etcdserverpb.KV/Put";
 const RANGE_PATH = "/etcdserverpb.KV/Range";
-
-function varint(n: number): Buffer {
-  const out: number[] = [];
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n >>>= 7;
-  }
-  out.push(n);
-  return Buffer.from(out);
-}
 
 /** etcdserverpb.PutRequest{key, value} on the wire. */
 export function encodePutRequest(key: Buffer, value: Buffer): Buffer {

@@ -24,9 +24,10 @@ import {
 import { connectControl } from "../../src/shared/control-client.js";
 import { unary, waitForControl } from "../../test/helpers/control.js";
 import { startSwarmd, type SwarmdProcess } from "../../test/main/helpers.js";
+import { retryUntil, sleep } from "./retry.js";
 import { NETNS_REMOTE_PORT, freePorts, startSwarmdCluster, type ClusterOptions, type SwarmdCluster } from "./cluster.js";
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export { sleep } from "./retry.js";
 
 /** One swarmd (manager or worker) that can be killed and restarted on the same state dir. */
 export interface HaNode {
@@ -262,20 +263,9 @@ async function raceExit<T>(node: HaNode, p: Promise<T>): Promise<T> {
   return Promise.race([p, died]);
 }
 
-/** Retry `fn` every 100 ms until it resolves, or throw with the last error. */
-export async function retry<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>, everyMs = 100): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String((last as Error).message ?? last)}` : ""}`);
+/** Retry `fn` every `everyMs` until it returns a value, or throw "timed out waiting for <what>" with the last error. */
+export function retry<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>, everyMs = 100): Promise<T> {
+  return retryUntil(`timed out waiting for ${what}`, timeoutMs, fn, everyMs);
 }
 
 /** The gRPC status code of an error (undefined if it carries none). */

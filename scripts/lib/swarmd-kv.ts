@@ -7,30 +7,17 @@
 // api/specs.proto ConfigSpec.annotations = 1, data = 2;
 // api/types.proto Annotations.name = 1 (a test checks the bytes against ts-proto).
 import { Client, Metadata, type ServiceError } from "@grpc/grpc-js";
+import { lengthDelimited } from "./proto-wire.js";
 import { CONTROL_CLIENT_OPTIONS, controlClientCredentials, controlSocketAddress } from "../../src/shared/control-client.js";
 
 const CREATE_CONFIG_PATH = "/docker.swarmkit.v1.Control/CreateConfig";
 
-function varint(n: number): Buffer {
-  const out: number[] = [];
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n >>>= 7;
-  }
-  out.push(n);
-  return Buffer.from(out);
-}
-
-function field(tag: number, body: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([tag]), varint(body.length), body]);
-}
-
 /** CreateConfigRequest{spec: {annotations: {name}, data}} on the wire. */
 export function encodeCreateConfig(name: string, data: Buffer): Buffer {
-  const annotations = field(0x0a, Buffer.from(name, "utf8"));
+  const annotations = lengthDelimited(0x0a, Buffer.from(name, "utf8"));
   // proto3 leaves an empty bytes field out.
-  const spec = Buffer.concat([field(0x0a, annotations), ...(data.length > 0 ? [field(0x12, data)] : [])]);
-  return field(0x0a, spec);
+  const spec = Buffer.concat([lengthDelimited(0x0a, annotations), ...(data.length > 0 ? [lengthDelimited(0x12, data)] : [])]);
+  return lengthDelimited(0x0a, spec);
 }
 
 export class SwarmdKv {

@@ -15,6 +15,7 @@ import type { ControlClient, ListClustersResponse } from "../../src/shared/api/i
 import { connectControl } from "../../src/shared/control-client.js";
 import { unary, waitForControl } from "../../test/helpers/control.js";
 import { freePorts } from "./cluster.js";
+import { retryUntil, sleep } from "./retry.js";
 
 const run = promisify(execFile);
 
@@ -92,22 +93,6 @@ export interface GoClusterOptions {
   onStop?: (stop: () => Promise<void>) => void;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function retryUntil<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(200);
-  }
-  throw new Error(`${what} within ${timeoutMs} ms${last ? `: ${String(last)}` : ""}`);
-}
 
 /** Manager rows of `swarmctl -n node ls`: node ID, reachable, leader ("REACHABLE *"). */
 async function managerRows(swarmctl: string, socket: string): Promise<{ id: string; reachable: boolean; leader: boolean }[]> {
