@@ -1,7 +1,7 @@
 // Issues a node certificate from a CSR (SwarmKit: ParseValidateAndSignCSR with
 // its signing policy). Only the CSR's public key is trusted; subject, SANs,
 // usages and lifetime all come from the CA's arguments.
-import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
+import { createHash, createPrivateKey, sign as cryptoSign, X509Certificate, type KeyObject } from "node:crypto";
 import forge from "node-forge";
 import { SwarmError } from "../errors.js";
 import {
@@ -13,6 +13,7 @@ import {
   isNodeRole,
   type NodeRole,
 } from "./constants.js";
+import { readCsr } from "./csr-info.js";
 import { backdatedNotBefore, nativeRsaSigner, randomSerialHex } from "./native-signer.js";
 
 const { pki, md } = forge;
@@ -28,13 +29,6 @@ export interface SignRequest {
   validityMs?: number;
   now?: number;
 }
-
-// SHA-2 with RSA only, as SwarmKit's CSR policy (no SHA-1 / MD5 signatures).
-const ALLOWED_CSR_SIGNATURES = new Set([
-  pki.oids["sha256WithRSAEncryption"],
-  pki.oids["sha384WithRSAEncryption"],
-  pki.oids["sha512WithRSAEncryption"],
-]);
 
 interface ParsedCA {
   certPem: string;
@@ -68,28 +62,6 @@ function parseCA(caCertPem: string, caKeyPem: string): ParsedCA {
   return cachedCA;
 }
 
-function parseCsr(csrPem: string): forge.pki.CertificateSigningRequest {
-  let csr: forge.pki.CertificateSigningRequest;
-  try {
-    csr = pki.certificationRequestFromPem(csrPem);
-  } catch (err) {
-    const msg = (err as Error).message;
-    const hint = /not RSA/i.test(msg) ? "CSR must carry an RSA public key" : `malformed CSR: ${msg}`;
-    throw new SwarmError("INVALID_ARGUMENT", hint, { cause: err });
-  }
-  if (!csr.signatureOid || !ALLOWED_CSR_SIGNATURES.has(csr.signatureOid)) {
-    throw new SwarmError("INVALID_ARGUMENT", "CSR signature algorithm not allowed (need SHA-2 with RSA)");
-  }
-  let ok = false;
-  try {
-    ok = csr.verify();
-  } catch {
-    ok = false;
-  }
-  if (!ok) throw new SwarmError("INVALID_ARGUMENT", "CSR signature does not verify");
-  return csr;
-}
-
 /** Subject alternative names a node certificate carries. */
 export function nodeCertDnsNames(nodeId: string, role: NodeRole): string[] {
   // Clients dial managers as "swarm-manager", and joiners as "swarm-ca".
@@ -100,7 +72,7 @@ export function signNodeCsr(req: SignRequest): string {
   if (!isNodeRole(req.role)) throw new SwarmError("INVALID_ARGUMENT", `unknown node role ${String(req.role)}`);
   if (!req.nodeId || !req.clusterId) throw new SwarmError("INVALID_ARGUMENT", "node ID and cluster ID are required");
   const ca = parseCA(req.caCertPem, req.caKeyPem);
-  const csr = parseCsr(req.csrPem);
+  const csr = readCsr(req.csrPem);
   const now = req.now ?? Date.now();
   const validity =
     req.validityMs === undefined || req.validityMs < MIN_NODE_CERT_VALIDITY_MS
@@ -108,7 +80,6 @@ export function signNodeCsr(req: SignRequest): string {
       : req.validityMs;
 
   const cert = pki.createCertificate();
-  cert.publicKey = csr.publicKey!;
   cert.serialNumber = randomSerialHex();
   cert.validity.notBefore = backdatedNotBefore(now, CERT_BACKDATE_MS);
   const notAfter = cert.validity.notBefore.getTime() + validity + CERT_BACKDATE_MS;
@@ -121,14 +92,61 @@ export function signNodeCsr(req: SignRequest): string {
     { name: "commonName", value: req.nodeId },
   ]);
   cert.setIssuer(ca.cert.subject.attributes);
-  cert.setExtensions([
+  // RFC 5280 method 1 (as forge and Go compute it): SHA-1 over the subjectPublicKey bits.
+  const ski = createHash("sha1").update(csr.subjectPublicKeyBits).digest().toString("binary");
+  const extensions = [
     { name: "basicConstraints", cA: false, critical: true },
     { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
     { name: "extKeyUsage", serverAuth: true, clientAuth: true },
-    { name: "subjectKeyIdentifier" },
+    {
+      name: "subjectKeyIdentifier",
+      value: forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.OCTETSTRING, false, ski),
+    },
     { name: "authorityKeyIdentifier", keyIdentifier: ca.keyId },
     { name: "subjectAltName", altNames: nodeCertDnsNames(req.nodeId, req.role).map((value) => ({ type: 2, value })) },
+  ];
+  if (csr.keyType === "rsa") {
+    cert.publicKey = pki.publicKeyFromAsn1(forge.asn1.fromDer(csr.spkiDer.toString("binary")));
+    cert.setExtensions(extensions);
+    cert.sign(nativeRsaSigner(ca.key), md.sha256.create());
+    return pki.certificateToPem(cert);
+  }
+  // forge can only encode RSA keys into a certificate: build the TBS with the
+  // CA's key as a stand-in, put the requester's SubjectPublicKeyInfo in its
+  // place, and sign the finished TBS with Node's crypto.
+  cert.publicKey = ca.cert.publicKey;
+  cert.setExtensions(extensions);
+  return signWithForeignKey(cert, csr.spkiDer, ca.key);
+}
+
+const SHA256_WITH_RSA = pki.oids["sha256WithRSAEncryption"]!;
+
+function sha256WithRsaAlgorithm(): forge.asn1.Asn1 {
+  const { asn1 } = forge;
+  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
+    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(SHA256_WITH_RSA).getBytes()),
+    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.NULL, false, ""),
   ]);
-  cert.sign(nativeRsaSigner(ca.key), md.sha256.create());
-  return pki.certificateToPem(cert);
+}
+
+// TBSCertificate fields: [0] version, serial, signature, issuer, validity, subject, subjectPublicKeyInfo, …
+const TBS_SPKI_INDEX = 6;
+
+function signWithForeignKey(cert: forge.pki.Certificate, spkiDer: Buffer, caKey: KeyObject): string {
+  const { asn1 } = forge;
+  // getTBSCertificate reads the algorithm from siginfo (cert.sign would set it).
+  (cert as unknown as { siginfo: { algorithmOid: string } }).siginfo.algorithmOid = SHA256_WITH_RSA;
+  // Present in forge, missing from its typings.
+  const tbs = (pki as unknown as { getTBSCertificate(c: forge.pki.Certificate): forge.asn1.Asn1 }).getTBSCertificate(cert);
+  const fields = tbs.value as forge.asn1.Asn1[];
+  fields[TBS_SPKI_INDEX] = asn1.fromDer(spkiDer.toString("binary"));
+  const tbsDer = Buffer.from(asn1.toDer(tbs).getBytes(), "binary");
+  const signature = cryptoSign("sha256", tbsDer, caKey);
+  const certAsn1 = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
+    tbs,
+    sha256WithRsaAlgorithm(),
+    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BITSTRING, false, "\x00" + signature.toString("binary")),
+  ]);
+  // Same PEM framing as forge's certificateToPem (CRLF, 64 columns).
+  return forge.pem.encode({ type: "CERTIFICATE", body: asn1.toDer(certAsn1).getBytes() });
 }
