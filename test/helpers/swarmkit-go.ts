@@ -41,3 +41,27 @@ export function goSwarmctl(): Promise<string> {
   });
   return found;
 }
+
+let foundSwarmd: Promise<string> | undefined;
+
+/** Path of the Go swarmd binary ($SWARMKIT_SWARMD, else built beside swarmctl by the same script). */
+export function goSwarmd(): Promise<string> {
+  foundSwarmd ??= new Promise<string>((resolve, reject) => {
+    const fromEnv = process.env["SWARMKIT_SWARMD"];
+    if (fromEnv) {
+      if (executable(fromEnv)) resolve(fromEnv);
+      else reject(new Error(`SWARMKIT_SWARMD=${fromEnv} is not an executable file`));
+      return;
+    }
+    execFile(SCRIPT, ["build"], { timeout: 20 * 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      const path = stdout.trim().split("\n").find((l) => l.endsWith("/swarmd")) ?? "";
+      if (err || !executable(path)) {
+        foundSwarmd = undefined;
+        reject(new Error(`could not build SwarmKit's Go swarmd with ${SCRIPT} build: ${err?.message ?? `no binary at "${path}"`}\n${stderr.slice(-2000)}`));
+        return;
+      }
+      resolve(path);
+    });
+  });
+  return foundSwarmd;
+}
