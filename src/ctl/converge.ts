@@ -5,13 +5,13 @@
 import {
   NodeSpec_Availability,
   NodeStatus_State,
-  TaskSpec,
   TaskState,
   taskStateToJSON,
   type Node,
   type Service,
   type Task,
 } from "../shared/api/index.js";
+import { isTaskDirty } from "../shared/task-dirty.js";
 import type { ControlApi } from "./client.js";
 import type { NameResolver } from "./resolve.js";
 import { TABLE, tabwrite } from "./tabwriter.js";
@@ -27,28 +27,28 @@ export interface ConvergeSnapshot {
   failed?: Task | undefined;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.from(a).equals(Buffer.from(b));
-}
-
-/** Is this task built from the service's current spec? */
-export function isUpToDate(t: Task, s: Service): boolean {
-  if (t.specVersion && s.specVersion) return t.specVersion.index === s.specVersion.index;
-  if (!s.spec?.task || !t.spec) return true;
-  return sameBytes(TaskSpec.encode(t.spec).finish(), TaskSpec.encode(s.spec.task).finish());
+/**
+ * Does this task run the service's current spec? The orchestrator's own test
+ * (SwarmKit's IsTaskDirty): a task keeps its spec version when an update does
+ * not touch its spec (replicas, update config …), so a different version alone
+ * does not make it stale.
+ */
+export function isUpToDate(t: Task, s: Service, nodes: ReadonlyMap<string, Node> = new Map()): boolean {
+  return !isTaskDirty(s, t, nodes.get(t.nodeId));
 }
 
 /** Pure: where the service stands, from its tasks and the nodes. */
 export function evaluateConvergence(s: Service, allTasks: readonly Task[], nodes: readonly Node[]): ConvergeSnapshot {
   const name = s.spec?.annotations?.name || s.id;
   const mine = allTasks.filter((t) => t.serviceId === s.id);
-  const current = mine.filter((t) => isUpToDate(t, s));
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const current = mine.filter((t) => isUpToDate(t, s, byId));
   const wanted = current
     .filter((t) => t.desiredState <= TaskState.RUNNING)
     .sort((a, b) => a.slot - b.slot || (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
   const running = wanted.filter((t) => t.status?.state === TaskState.RUNNING).length;
   const staleRunning = mine.filter(
-    (t) => !isUpToDate(t, s) && t.desiredState <= TaskState.RUNNING && t.status?.state === TaskState.RUNNING,
+    (t) => !isUpToDate(t, s, byId) && t.desiredState <= TaskState.RUNNING && t.status?.state === TaskState.RUNNING,
   ).length;
   const failed = current.find((t) => t.status?.state === TaskState.FAILED || t.status?.state === TaskState.REJECTED);
 

@@ -28,13 +28,24 @@ test("node names: spec name first, then hostname", () => {
 });
 
 test("convergence: replicated counts current-spec RUNNING tasks; failures and stale tasks are seen", async () => {
+  const spec = (image: string) => ({ runtime: { $case: "container" as const, value: { image } } });
   const s = Service.fromPartial({
     id: "s1",
-    spec: { annotations: { name: "web" }, mode: { $case: "replicated", value: { replicas: 2 } } },
+    spec: { annotations: { name: "web" }, task: spec("web:5"), mode: { $case: "replicated", value: { replicas: 2 } } },
     specVersion: { index: 5 },
   });
+  // Versions below 5 ran web:4 (an earlier update changed the image).
   const t = (id: string, slot: number, state: TaskState, version: number, desired = TaskState.RUNNING) =>
-    Task.fromPartial({ id, serviceId: "s1", slot, nodeId: "n1", desiredState: desired, specVersion: { index: version }, status: { state } });
+    Task.fromPartial({
+      id,
+      serviceId: "s1",
+      slot,
+      nodeId: "n1",
+      desiredState: desired,
+      specVersion: { index: version },
+      spec: spec(version >= 5 ? "web:5" : "web:4"),
+      status: { state },
+    });
   let snap = evaluateConvergence(s, [t("a", 1, TaskState.RUNNING, 5), t("b", 2, TaskState.PREPARING, 5)], []);
   assert.deepEqual([snap.running, snap.desired, snap.converged], [1, 2, false]);
   snap = evaluateConvergence(s, [t("a", 1, TaskState.RUNNING, 5), t("b", 2, TaskState.RUNNING, 5), t("old", 2, TaskState.RUNNING, 4)], []);
@@ -55,4 +66,24 @@ test("convergence: replicated counts current-spec RUNNING tasks; failures and st
   const redraw = await tty.render(evaluateConvergence(s, [t("a", 1, TaskState.RUNNING, 5)], []), res);
   assert.ok(redraw.startsWith("\x1b[2A"), "a TTY redraws the previous block in place");
   assert.match(redraw, /web: 1\/2 tasks running/);
+});
+
+test("convergence: a task left alone by an update that did not touch its spec counts as current", () => {
+  // SwarmKit keeps a task's spec version when only replicas (or the update config) change.
+  const spec = { runtime: { $case: "container" as const, value: { image: "web:1" } }, placement: { constraints: ["node.hostname==host1"] } };
+  const s = Service.fromPartial({
+    id: "s1",
+    spec: { annotations: { name: "web" }, task: spec, mode: { $case: "replicated", value: { replicas: 1 } } },
+    specVersion: { index: 9 },
+  });
+  const task = Task.fromPartial({ id: "a", serviceId: "s1", slot: 1, nodeId: "n1", desiredState: TaskState.RUNNING, specVersion: { index: 0 }, spec, status: { state: TaskState.RUNNING } });
+  const node = Node.fromPartial({ id: "n1", description: { hostname: "host1" }, status: { state: 1 } });
+  assert.equal(evaluateConvergence(s, [task], [node]).converged, true);
+  // A placement-only change the node still satisfies keeps the task too; one it no longer satisfies does not.
+  const moved = (c: string) => Service.fromPartial({ ...s, spec: { ...s.spec!, task: { ...spec, placement: { constraints: [c] } } } });
+  assert.equal(evaluateConvergence(moved("node.hostname!=other"), [task], [node]).converged, true);
+  assert.equal(evaluateConvergence(moved("node.hostname==other"), [task], [node]).converged, false);
+  // An image change makes it stale whatever the version says.
+  const image = Service.fromPartial({ ...s, spec: { ...s.spec!, task: { ...spec, runtime: { $case: "container", value: { image: "web:2" } } } } });
+  assert.equal(evaluateConvergence(image, [task], [node]).converged, false);
 });

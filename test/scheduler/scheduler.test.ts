@@ -3,7 +3,7 @@ import { afterEach, describe, it } from "node:test";
 import { Task } from "../../src/shared/api/index.js";
 import { newId } from "../../src/shared/ids.js";
 import { Scheduler } from "../../src/workers/manager/scheduler/index.js";
-import { parseConstraints, nodeMatches } from "../../src/workers/manager/scheduler/constraints.js";
+import { parseConstraints, nodeMatches } from "../../src/shared/constraints.js";
 import {
   NodeRole,
   NodeSpec_Availability,

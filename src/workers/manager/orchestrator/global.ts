@@ -11,7 +11,7 @@ import { getLogger } from "../../../shared/logging.js";
 import { nodeMatches, parseConstraints, type Constraint } from "../scheduler/index.js";
 import type { ChangeEvent, MemoryStore, Proposer, ReadTx, Tx } from "../store/index.js";
 import { tryUpdate, writeInBatches } from "./batch-writer.js";
-import { isTaskDirty } from "./dirty.js";
+import { isTaskDirty } from "../../../shared/task-dirty.js";
 import { setServiceTasksRemove } from "./replicated.js";
 import type { RestartSupervisor } from "./restart-supervisor.js";
 import { DEFAULT_CLUSTER_NAME, isGlobalService, isTerminated, newTask, restartPolicyOf, withDesiredState } from "./task.js";

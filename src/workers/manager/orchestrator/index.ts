@@ -20,7 +20,7 @@ export {
   type EffectiveUpdateConfig,
   type Slot,
 } from "./updater.js";
-export { isTaskDirty } from "./dirty.js";
+export { isTaskDirty } from "../../../shared/task-dirty.js";
 export { RestartSupervisor, OLD_TASK_TIMEOUT_MS, type RestartSupervisorOptions } from "./restart-supervisor.js";
 export { TaskReaper, REAPER_BATCHING_INTERVAL_MS, type TaskReaperOptions } from "./task-reaper.js";
 export { WatchLoop, type WatchLoopHandlers, type WatchLoopOptions } from "./watch-loop.js";

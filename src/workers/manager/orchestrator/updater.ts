@@ -22,7 +22,7 @@ import {
 import { errorMessage } from "../../../shared/errors.js";
 import { getLogger } from "../../../shared/logging.js";
 import type { MemoryStore, Proposer, ReadTx, Tx } from "../store/index.js";
-import { isTaskDirty, sameServiceSpec } from "./dirty.js";
+import { isTaskDirty, sameServiceSpec } from "../../../shared/task-dirty.js";
 import type { RestartSupervisor } from "./restart-supervisor.js";
 import { updateWithRetry } from "./retry.js";
 import { ServiceTaskFeed } from "./task-feed.js";

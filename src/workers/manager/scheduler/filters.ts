@@ -4,7 +4,7 @@
 // node) again for every placement, since each placement changes them.
 // Explain() turns the failure counts into SwarmKit's "no suitable node (…)".
 import { NodeSpec_Availability, NodeStatus_State, type Platform, type TaskSpec } from "../../../shared/api/index.js";
-import { nodeMatches, parseConstraints, type Constraint } from "./constraints.js";
+import { nodeMatches, parseConstraints, type Constraint } from "../../../shared/constraints.js";
 import type { NodeInfo } from "./node-info.js";
 
 export type FilterReason = "notReady" | "memory" | "cpu" | "generic" | "hostPorts" | "constraints" | "platform" | "maxReplicas";

@@ -4,9 +4,8 @@
 // quickly when both carry one; otherwise the task specs are compared, with
 // the pull options ignored for a task that already has its image, and a
 // placement-only change ignored while the task's node still satisfies it.
-import { ServiceSpec, TaskSpec, TaskState, type Node, type Service, type Task } from "../../../shared/api/index.js";
-import { nodeMatches, parseConstraints } from "../scheduler/index.js";
-import { stateOf } from "./task.js";
+import { ServiceSpec, TaskSpec, TaskState, type Node, type Service, type Task } from "./api/index.js";
+import { nodeMatches, parseConstraints } from "./constraints.js";
 
 export function isTaskDirty(service: Service, t: Task, node?: Node): boolean {
   if (t.specVersion !== undefined && service.specVersion !== undefined && t.specVersion.index === service.specVersion.index) {
@@ -16,7 +15,7 @@ export function isTaskDirty(service: Service, t: Task, node?: Node): boolean {
   if (wanted === undefined) return t.spec !== undefined;
   if (t.spec === undefined) return true;
   let want = wanted;
-  const state = stateOf(t);
+  const state = t.status?.state ?? TaskState.NEW;
   const hasImage = t.desiredState <= TaskState.RUNNING && state >= TaskState.READY && state <= TaskState.RUNNING;
   if (hasImage && want.runtime?.$case === "container" && t.spec.runtime?.$case === "container") {
     want = { ...want, runtime: { $case: "container", value: { ...want.runtime.value, pullOptions: t.spec.runtime.value.pullOptions } } };

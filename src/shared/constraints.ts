@@ -2,7 +2,7 @@
 // "key==value" / "key!=value" over node attributes; keys are
 // case-insensitive (label names are not), values compare case-insensitively,
 // a missing label reads as "".
-import { NodeRole, type Node } from "../../../shared/api/index.js";
+import { NodeRole, type Node } from "./api/index.js";
 
 export interface Constraint {
   key: string;
