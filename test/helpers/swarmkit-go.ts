@@ -1,14 +1,13 @@
-// SwarmKit's own Go swarmctl for the compatibility tests, through
+// SwarmKit's own Go swarmctl and swarmd for the compatibility tests, through
 // scripts/swarmkit-go.sh (as test/helpers/engine.ts does for the Docker
-// engine): $SWARMKIT_SWARMCTL if set, else the script builds (or reuses) it.
-// A test that needs it fails, never skips, when it cannot be had.
+// engine): $SWARMKIT_SWARMCTL / $SWARMKIT_SWARMD if set, else the script
+// builds (or reuses) them. A test that needs one fails, never skips, when it
+// cannot be had.
 import { execFile } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const SCRIPT = fileURLToPath(new URL("../../../scripts/swarmkit-go.sh", import.meta.url));
-
-let found: Promise<string> | undefined;
 
 function executable(path: string): boolean {
   try {
@@ -19,49 +18,38 @@ function executable(path: string): boolean {
   }
 }
 
-/** Path of the Go swarmctl binary; builds it on first use when needed (a cold build takes a few minutes). */
-export function goSwarmctl(): Promise<string> {
-  found ??= new Promise<string>((resolve, reject) => {
-    const fromEnv = process.env["SWARMKIT_SWARMCTL"];
+type GoBinary = "swarmctl" | "swarmd";
+const ENV: Record<GoBinary, string> = { swarmctl: "SWARMKIT_SWARMCTL", swarmd: "SWARMKIT_SWARMD" };
+const found = new Map<GoBinary, Promise<string>>();
+
+/** Path of one of SwarmKit's Go binaries: $SWARMKIT_SWARMCTL / $SWARMKIT_SWARMD, else built (or reused) by the script. */
+function goBinary(name: GoBinary): Promise<string> {
+  let p = found.get(name);
+  if (p) return p;
+  p = new Promise<string>((resolve, reject) => {
+    const fromEnv = process.env[ENV[name]];
     if (fromEnv) {
       if (executable(fromEnv)) resolve(fromEnv);
-      else reject(new Error(`SWARMKIT_SWARMCTL=${fromEnv} is not an executable file`));
+      else reject(new Error(`${ENV[name]}=${fromEnv} is not an executable file`));
       return;
     }
-    // `build` reuses binaries built from the same source and prints the two paths, swarmctl first.
+    // `build` reuses binaries built from the same source and prints both paths (a cold build takes a few minutes).
     execFile(SCRIPT, ["build"], { timeout: 20 * 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      const path = stdout.trim().split("\n").find((l) => l.endsWith("/swarmctl")) ?? "";
+      const path = stdout.trim().split("\n").find((l) => l.endsWith(`/${name}`)) ?? "";
       if (err || !executable(path)) {
-        found = undefined;
-        reject(new Error(`could not build SwarmKit's Go swarmctl with ${SCRIPT} build: ${err?.message ?? `no binary at "${path}"`}\n${stderr.slice(-2000)}`));
+        found.delete(name);
+        reject(new Error(`could not build SwarmKit's Go ${name} with ${SCRIPT} build: ${err?.message ?? `no binary at "${path}"`}\n${stderr.slice(-2000)}`));
         return;
       }
       resolve(path);
     });
   });
-  return found;
+  found.set(name, p);
+  return p;
 }
 
-let foundSwarmd: Promise<string> | undefined;
+/** SwarmKit's Go swarmctl. */
+export const goSwarmctl = (): Promise<string> => goBinary("swarmctl");
 
-/** Path of the Go swarmd binary ($SWARMKIT_SWARMD, else built beside swarmctl by the same script). */
-export function goSwarmd(): Promise<string> {
-  foundSwarmd ??= new Promise<string>((resolve, reject) => {
-    const fromEnv = process.env["SWARMKIT_SWARMD"];
-    if (fromEnv) {
-      if (executable(fromEnv)) resolve(fromEnv);
-      else reject(new Error(`SWARMKIT_SWARMD=${fromEnv} is not an executable file`));
-      return;
-    }
-    execFile(SCRIPT, ["build"], { timeout: 20 * 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      const path = stdout.trim().split("\n").find((l) => l.endsWith("/swarmd")) ?? "";
-      if (err || !executable(path)) {
-        foundSwarmd = undefined;
-        reject(new Error(`could not build SwarmKit's Go swarmd with ${SCRIPT} build: ${err?.message ?? `no binary at "${path}"`}\n${stderr.slice(-2000)}`));
-        return;
-      }
-      resolve(path);
-    });
-  });
-  return foundSwarmd;
-}
+/** SwarmKit's Go swarmd. */
+export const goSwarmd = (): Promise<string> => goBinary("swarmd");
