@@ -7,6 +7,7 @@ import { X509Certificate } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect as netConnect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { connectControl } from "../../src/shared/control-client.js";
 import { newId } from "../../src/shared/ids.js";
@@ -87,6 +88,26 @@ test("after a renewal updates the tls object in place, new connections get the n
     }
   } finally {
     client.close();
+    await server.stop(200);
+  }
+});
+
+test("a connection that never completes its TLS handshake is closed at the handshake timeout", async () => {
+  const socketPath = join(dir, "silent.sock");
+  const server = await startControlServer({ socketPath, tls: { certPem: tls.certPem, keyPem: tls.keyPem }, backend, handshakeTimeoutMs: 200 });
+  const silent = netConnect(socketPath);
+  silent.on("error", () => undefined);
+  try {
+    const closed = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 5000);
+      silent.once("close", () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    assert.equal(closed, true, "the server kept a connection that never handshook");
+  } finally {
+    silent.destroy();
     await server.stop(200);
   }
 });

@@ -39,6 +39,8 @@ export interface ControlServerOptions extends ControlApiOptions {
    */
   tls: { certPem: string; keyPem: string; caPem?: string };
   backend: ControlBackend;
+  /** How long a connection may take to finish its TLS handshake (Node's default, 120 s, when unset). */
+  handshakeTimeoutMs?: number;
 }
 
 export interface RunningControlServer {
@@ -81,10 +83,10 @@ function needsAuthorityRewrite(socket: TLSSocket): boolean {
  * `tls` holds when each connection arrives: a renewal that updates `tls` in
  * place reaches new connections.
  */
-function tlsTerminator(tls: ControlServerOptions["tls"]): { server: TlsServer; refresh(): void } {
+function tlsTerminator(tls: ControlServerOptions["tls"], handshakeTimeoutMs?: number): { server: TlsServer; refresh(): void } {
   let certPem = tls.certPem;
   let keyPem = tls.keyPem;
-  const server = createTlsServer({ cert: certPem, key: keyPem, ALPNProtocols: ["h2"] });
+  const server = createTlsServer({ cert: certPem, key: keyPem, ALPNProtocols: ["h2"], ...(handshakeTimeoutMs ? { handshakeTimeout: handshakeTimeoutMs } : {}) });
   return {
     server,
     refresh() {
@@ -118,8 +120,13 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Ru
   // connection whose :authority nghttp2 would refuse (grpc-go sends the
   // socket path) can pass through the :authority rewriter (h2-authority.ts).
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
-  const terminator = tlsTerminator(opts.tls);
-  terminator.server.on("tlsClientError", (err) => log.debug({ err }, "control connection failed its TLS handshake"));
+  const terminator = tlsTerminator(opts.tls, opts.handshakeTimeoutMs);
+  // Node only reports a handshake timeout (it does not close the socket): a
+  // client that connects and never handshakes would hold its socket forever.
+  terminator.server.on("tlsClientError", (err, tlsSocket: TLSSocket) => {
+    log.debug({ err }, "control connection failed its TLS handshake");
+    tlsSocket.destroy();
+  });
   terminator.server.on("secureConnection", (tlsSocket: TLSSocket) => {
     tlsSocket.on("error", (err) => log.debug({ err }, "control connection failed"));
     injector.injectConnection(needsAuthorityRewrite(tlsSocket) ? new AuthorityRewritingStream(tlsSocket) : tlsSocket);
