@@ -441,6 +441,14 @@ describe("SwarmKit integration scenarios: force new cluster", { timeout: 300_000
     assert.equal(exit.code, 1, proc.stderr());
     assert.match(proc.stderr(), /^swarmd: error while loading TLS certificate in \S+swarm-node\.crt: x509: certificate has expired/m);
     cl.nodes.get(leader.nodeId)!.proc = undefined;
+
+    // SwarmKit's own last step: the same restart WITH --force-new-cluster also fails, since the renewal
+    // replaced the key and the old (expired) certificate no longer matches it.
+    const again = cl.startNode(leader.nodeId, ["--force-new-cluster"]);
+    const exit2 = await exitWithin(again, 40_000);
+    assert.equal(exit2.code, 1, again.stderr());
+    assert.match(again.stderr(), /^swarmd: error while loading TLS certificate in \S+swarm-node\.key: private key does not match the certificate/m);
+    cl.nodes.get(leader.nodeId)!.proc = undefined;
   });
 });
 
