@@ -15,7 +15,7 @@
 // Also a non-replicated read's round trip through each API (what the client,
 // gRPC and TLS cost before raft adds anything).
 // Output: JSON lines on stdout, progress on stderr.
-// Usage: node build/scripts/bench-replication.js [--seconds 5] [--warmup 1] [--value 256]
+// Usage: node build/scripts/bench-replication.js [--seconds 5] [--warmup 2] [--value 256]
 import { spawn, execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { connect, createServer } from "node:net";
@@ -33,7 +33,8 @@ import { EtcdKv } from "./lib/etcd-kv.js";
 import { SwarmdKv } from "./lib/swarmd-kv.js";
 
 const SECONDS = argNumber("seconds", 5);
-const WARMUP = argNumber("warmup", 1);
+// Two seconds let both servers reach steady state (ours is JIT-compiled as it runs).
+const WARMUP = argNumber("warmup", 2);
 const VALUE_BYTES = argNumber("value", 256);
 const CONCURRENCY = [1, 16, 64];
 const ETCD_SCRIPT = fileURLToPath(new URL("../../scripts/etcd-cluster.sh", import.meta.url));
@@ -137,8 +138,9 @@ function report(name: string, system: string, via: string, writers: number, r: R
 }
 
 /** p50/p99 of `n` sequential calls of `call` after a short warm-up: the API's own round trip. */
-async function sequentialRtt(call: () => Promise<unknown>, n = 1000): Promise<{ p50: number; p99: number; max: number }> {
-  for (let i = 0; i < 100; i++) await call();
+async function sequentialRtt(call: () => Promise<unknown>, n = 2000): Promise<{ p50: number; p99: number; max: number }> {
+  // 1,000 calls first: a JIT-compiled server (ours) is not at steady state after a hundred.
+  for (let i = 0; i < 1000; i++) await call();
   const lat: number[] = [];
   for (let i = 0; i < n; i++) {
     const s = performance.now();
