@@ -194,6 +194,11 @@ export class RemoteApiServer {
         else resolve(p);
       });
     });
+    if (this.stopped) {
+      // stop() came while the bind was in flight; tryShutdown does not cancel a pending bind.
+      this.server.forceShutdown();
+      throw new SwarmError("CANCELLED", `remote API server stopped while binding ${target}`);
+    }
     this.bound = { host: this.opts.listen.host, port };
     log.debug({ addr: formatHostPort(this.bound) }, "remote API listening");
     for (const w of this.boundWaiters) w.resolve(this.bound);
