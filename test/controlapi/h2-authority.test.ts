@@ -137,6 +137,17 @@ describe("HPACK :authority sanitizing", () => {
     assert.deepEqual(h2.rewriteBlock(Buffer.concat([Buffer.from([0x7e]), raw("/c")])), undefined, "62 is now x-one, not :authority");
   });
 
+  test("a table size update beyond the server's 4096 octets is refused; the table stays within 4096 octets", () => {
+    // 0x3f 0xe2 0x1f = size update 31 + 0x62 + (0x1f << 7) = 4097
+    assert.throws(() => new AuthoritySanitizer().rewriteBlock(Buffer.from([0x3f, 0xe2, 0x1f])), (err: Error) => err instanceof HpackError && /table size update to 4097/.test(err.message));
+    const h = new AuthoritySanitizer();
+    // 0x3f 0xe1 0x1f = 4096; then 1000 literals with incremental indexing, empty name and value (32 octets each).
+    const inserts = Buffer.alloc(3000);
+    for (let i = 0; i < 1000; i++) inserts[i * 3] = 0x40;
+    h.rewriteBlock(Buffer.concat([Buffer.from([0x3f, 0xe1, 0x1f]), inserts]));
+    assert.equal(h.dynamicTableLength, 4096 / 32);
+  });
+
   test("malformed blocks are errors with a clear message", () => {
     const bad: Array<[number[], RegExp]> = [
       [[0x80], /index 0/],

@@ -25,8 +25,13 @@ const STATIC_COUNT = STATIC_NAMES.length;
 const ENTRY_OVERHEAD = 32;
 /** HTTP/2's default SETTINGS_HEADER_TABLE_SIZE, the table size until the encoder signals another. */
 const DEFAULT_TABLE_SIZE = 4096;
-/** A table size update beyond this is not something a real peer sends. */
-const MAX_TABLE_SIZE = 1 << 24;
+/**
+ * The largest table size update allowed: the server's SETTINGS_HEADER_TABLE_SIZE
+ * (grpc-js keeps Node's default). nghttp2 refuses a larger one anyway, and a
+ * larger table would let one header block make the walker's table huge (its
+ * inserts are O(entries): ~15 s of event loop for a 900 KB block at 16 MB).
+ */
+const MAX_TABLE_SIZE = DEFAULT_TABLE_SIZE;
 
 const AUTHORITY = ":authority";
 const AUTHORITY_BYTES = Buffer.from(AUTHORITY);
