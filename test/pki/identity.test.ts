@@ -1,9 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chmod, mkdtemp, readFile, readdir, rm, stat, writeFile, mkdir } from "node:fs/promises";
+import { execFile } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SwarmError } from "../../src/shared/errors.js";
+import { createEcCsr } from "../helpers/ec-csr.js";
 import { loadIdentity, loadOrCreateIdentity, saveNodeCertificate } from "../../src/main/identity/index.js";
 import { MANAGER_ROLE, WORKER_ROLE, createKeyAndCsr, createRootCA, keyMatchesCert, signNodeCsr, verifyChain } from "../../src/shared/pki/index.js";
 
@@ -151,6 +153,32 @@ test("bootstrap into an existing empty certificates directory, and next to unrel
     assert.equal(b.created, true);
     assert.equal((await loadIdentity(dir))?.nodeId, b.nodeId);
     assert.equal((await stat(join(dir, "certificates", "swarm-node.key"))).mode & 0o777, 0o600);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("a renewal whose certificate cannot be written leaves the old key and certificate in place", async () => {
+  const dir = await tempStateDir();
+  try {
+    const id = await loadOrCreateIdentity(dir, { role: MANAGER_ROLE });
+    // An ECDSA key (as a Go node's) is smaller than its certificate: a file size limit of 1 KiB lets the key through and makes writing the certificate fail (EFBIG).
+    const { keyPem, csrPem } = createEcCsr({});
+    const certPem = signNodeCsr({ csrPem, caCertPem: id.tls.caPem, caKeyPem: id.rootCaKeyPem!, nodeId: id.nodeId, role: MANAGER_ROLE, clusterId: id.clusterId });
+    assert.ok(Buffer.byteLength(keyPem) <= 1024 && Buffer.byteLength(certPem) > 1024, `sizes: key ${keyPem.length}, cert ${certPem.length}`);
+    const identityModule = new URL("../../src/main/identity/index.js", import.meta.url).href;
+    const script = `import { saveNodeCertificate } from ${JSON.stringify(identityModule)};
+      saveNodeCertificate(process.env.DIR, process.env.CERT, process.env.KEY).then(() => console.log("saved"), (e) => console.log("failed", e.code));`;
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile("bash", ["-c", 'ulimit -f 1 && exec "$0" --input-type=module -e "$1"', process.execPath, script], { env: { ...process.env, DIR: dir, CERT: certPem, KEY: keyPem } }, (err, stdout) =>
+        err ? reject(err) : resolve(stdout),
+      );
+    });
+    assert.match(out, /failed EFBIG/);
+    const after = await loadIdentity(dir);
+    assert.equal(after?.tls.keyPem, id.tls.keyPem, "the old key is still on disk");
+    assert.equal(after?.tls.certPem, id.tls.certPem);
+    assert.deepEqual((await readdir(join(dir, "certificates"))).filter((f) => f.includes(".tmp-")), [], "no temporary files left");
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

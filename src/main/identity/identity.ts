@@ -305,13 +305,29 @@ export async function writeNewCertificateDir(stateDir: string, paths: Certificat
   await fsyncDir(stateDir);
 }
 
-/** Replaces the node certificate and key (renewal, join): key first, then the certificate. */
+/**
+ * Replaces the node certificate and key (renewal, join). Both are written and
+ * synced to temporary files before either is renamed into place, so a failed
+ * write (disk full, I/O error) leaves the old pair intact, not a new key
+ * beside the old certificate; only the two renames remain between them.
+ */
 export async function saveNodeCertificate(stateDir: string, certPem: string, keyPem: string): Promise<void> {
   const paths = certificatePaths(stateDir);
   if (!keyMatchesCert(keyPem, certPem)) throw new SwarmError("INVALID_ARGUMENT", "refusing to save a certificate that does not match its key");
   await mkdir(paths.dir, { recursive: true, mode: CERT_DIR_MODE });
-  await writeFileAtomic(paths.nodeKey, keyPem, KEY_FILE_MODE);
-  await writeFileAtomic(paths.nodeCert, certPem, CERT_FILE_MODE);
+  const suffix = `.tmp-${randomBytes(6).toString("hex")}`;
+  const keyTmp = join(paths.dir, `.${NODE_KEY_FILE}${suffix}`);
+  const certTmp = join(paths.dir, `.${NODE_CERT_FILE}${suffix}`);
+  try {
+    await writeFileSynced(keyTmp, keyPem, KEY_FILE_MODE);
+    await writeFileSynced(certTmp, certPem, CERT_FILE_MODE);
+    await rename(keyTmp, paths.nodeKey);
+    await rename(certTmp, paths.nodeCert);
+  } catch (err) {
+    await Promise.all([rm(keyTmp, { force: true }), rm(certTmp, { force: true })]);
+    throw err;
+  }
+  await fsyncDir(paths.dir);
 }
 
 /** Replaces the trusted root CA bundle (join, root rotation). */
