@@ -46,3 +46,27 @@ test("stop() while the listener's bind is in flight leaves nothing listening", a
     await server.stop();
   }
 });
+
+test("a deferred bind that fails once the address is there rejects whoever waits for it", async () => {
+  const cluster = await newCluster();
+  const server = new RemoteApiServer({
+    listen: { host: "127.0.0.1", port: 0 },
+    tls: { caPem: cluster.caPem, certPem: cluster.manager.certPem, keyPem: cluster.manager.keyPem },
+    cluster: { id: cluster.clusterId, isRemoved: () => false },
+  });
+  // The retry path as after EADDRNOTAVAIL: the probe now succeeds, but grpc-js's bind fails (another
+  // process won the port in between).
+  const original = Server.prototype.bindAsync;
+  Server.prototype.bindAsync = function (this: Server, _port, _creds, callback) {
+    Server.prototype.bindAsync = original;
+    callback(new Error("bind EADDRINUSE 127.0.0.1"), -1);
+  };
+  try {
+    const waiting = server.whenBound();
+    (server as unknown as { retryBind(target: string, retryMs: number, lastCode: string): void }).retryBind("127.0.0.1:0", 1, "EADDRNOTAVAIL");
+    await assert.rejects(waiting, /cannot listen on remote API address 127.0.0.1:0: address already in use/);
+  } finally {
+    Server.prototype.bindAsync = original;
+    await server.stop();
+  }
+});

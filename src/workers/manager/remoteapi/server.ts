@@ -219,8 +219,11 @@ export class RemoteApiServer {
             const bound = await this.bindNow();
             log.info({ addr: formatHostPort(bound) }, `remote API address ${target} is available now: listening`);
           } catch (err) {
-            // Lost a race for the port after the probe: grpc-js will not retry this address.
+            // Lost a race for the port after the probe: grpc-js will not retry this address. Whoever
+            // waits for the bind (a raft joiner) gets the error instead of waiting forever.
             log.error({ addr: target, err: (err as Error).message }, "binding the remote API failed after the address became available; restart swarmd");
+            for (const w of this.boundWaiters) w.reject(err as Error);
+            this.boundWaiters.clear();
           }
           return;
         }
