@@ -20,7 +20,7 @@ import { retryUntil, sleep } from "./retry.js";
 const run = promisify(execFile);
 
 /** Where scripts/swarmkit-go.sh builds them (its SWARMKIT_GO_DIR), then a hand-built pair. */
-const CANDIDATE_DIRS = [join(process.env.SWARMKIT_GO_DIR || "/var/cache/swarmkit-ts/swarmkit-go", "bin"), "/tmp/debchk"];
+const CANDIDATE_DIRS = [join(process.env.SWARMKIT_GO_DIR || "/var/cache/swarmkit-ts/swarmkit-go", "bin")];
 
 export interface SwarmkitGoBinaries {
   swarmd: string;
@@ -40,9 +40,8 @@ function executable(path: string): boolean {
 
 /**
  * The Go swarmd and swarmctl: $SWARMKIT_SWARMD / $SWARMKIT_SWARMCTL (as
- * `scripts/swarmkit-go.sh env` exports them), else the first of that script's
- * cache dir and /tmp/debchk holding both (the script itself is not run: it
- * may wait on another build's lock). Returns the reason instead when either
+ * `scripts/swarmkit-go.sh env` exports them), else that script's cache dir
+ * (the script itself is not run: it may wait on another build's lock). Returns the reason instead when either
  * is missing or swarmd does not run.
  */
 export async function findSwarmkitGo(): Promise<SwarmkitGoBinaries | { missing: string }> {
