@@ -1,4 +1,4 @@
-// Polling helpers shared by the cluster scripts and the tests that use them.
+// Polling helpers shared by the cluster scripts and the tests (test/helpers/wait.ts).
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -7,7 +7,7 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
  * (errors count as "not yet"); after `timeoutMs` throws "<what> within N ms"
  * with the last error.
  */
-export async function retryUntil<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>, everyMs = 100): Promise<T> {
+export async function retryUntil<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined> | T | undefined, everyMs = 100): Promise<T> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < end) {

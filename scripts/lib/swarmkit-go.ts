@@ -29,7 +29,8 @@ export interface SwarmkitGoBinaries {
   version: string;
 }
 
-function executable(path: string): boolean {
+/** Whether `path` is a file this process may execute. */
+export function executable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
     return true;

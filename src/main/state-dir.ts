@@ -4,7 +4,7 @@ import { constants } from "node:fs";
 import { access, lstat, mkdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { SwarmError, errorCode } from "../shared/errors.js";
-import { writeFileAtomic } from "./atomic-file.js";
+import { writeFileAtomic } from "../shared/atomic-file.js";
 
 export interface StateDirLayout {
   root: string;

@@ -4,19 +4,10 @@
 // builds (or reuses) them. A test that needs one fails, never skips, when it
 // cannot be had.
 import { execFile } from "node:child_process";
-import { accessSync, constants } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { executable } from "../../scripts/lib/swarmkit-go.js";
 
 const SCRIPT = fileURLToPath(new URL("../../../scripts/swarmkit-go.sh", import.meta.url));
-
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 type GoBinary = "swarmctl" | "swarmd";
 const ENV: Record<GoBinary, string> = { swarmctl: "SWARMKIT_SWARMCTL", swarmd: "SWARMKIT_SWARMD" };

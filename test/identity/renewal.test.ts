@@ -14,6 +14,7 @@ import { TEST_RENEW_AFTER_ENV } from "../../src/main/identity/index.js";
 import { MANAGER_ROLE, WORKER_ROLE, keyMatchesCert, parseNodeCert, verifyChain } from "../../src/shared/pki/index.js";
 import { unary, waitForControl } from "../helpers/control.js";
 import { startEngine } from "../helpers/engine.js";
+import { eventually as waitFor } from "../helpers/wait.js";
 import { startSwarmd, tempDir, testArgs, type SwarmdProcess } from "../main/helpers.js";
 
 const ENV = { [TEST_RENEW_AFTER_ENV]: "1500" };
@@ -21,20 +22,7 @@ const certFile = (stateDir: string) => join(stateDir, "certificates", "swarm-nod
 const keyFile = (stateDir: string) => join(stateDir, "certificates", "swarm-node.key");
 const serial = (pem: string) => new X509Certificate(pem).serialNumber;
 
-async function eventually<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-}
+const eventually = <T>(what: string, fn: () => Promise<T | undefined> | T | undefined): Promise<T> => waitFor(what, fn, 30_000, 100);
 
 /** Serials of certificates the file held, sampled until `count` distinct ones were seen after the first. */
 async function waitForRenewals(stateDir: string, count: number): Promise<string[]> {

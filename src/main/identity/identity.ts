@@ -24,7 +24,7 @@ import {
   type NodeCertInfo,
   type NodeRole,
 } from "../../shared/pki/index.js";
-import { fsyncDir, writeFileAtomic, writeFileSynced } from "./atomic-write.js";
+import { fsyncDir, writeFileAtomic, writeFileSynced } from "../../shared/atomic-file.js";
 import {
   CERT_DIR_MODE,
   CERT_FILE_MODE,

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { WeightedPeer } from "../../shared/api/index.js";
 import { errorMessage } from "../../shared/errors.js";
 import { getLogger } from "../../shared/logging.js";
-import { writeFileAtomic } from "./atomic-write.js";
+import { writeFileAtomic } from "../../shared/atomic-file.js";
 
 const log = getLogger("agent/remotes");
 

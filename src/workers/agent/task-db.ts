@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { Task, TaskStatus } from "../../shared/api/index.js";
 import { errorMessage } from "../../shared/errors.js";
 import { getLogger } from "../../shared/logging.js";
-import { syncDir, writeFileAtomic } from "./atomic-write.js";
+import { fsyncDir, writeFileAtomic } from "../../shared/atomic-file.js";
 
 const log = getLogger("agent/task-db");
 
@@ -78,7 +78,7 @@ export class TaskDb {
         if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
         return;
       }
-      await syncDir(this.dir);
+      await fsyncDir(this.dir);
     });
   }
 

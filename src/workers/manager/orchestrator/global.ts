@@ -16,13 +16,11 @@ import { setServiceTasksRemove } from "./replicated.js";
 import type { RestartSupervisor } from "./restart-supervisor.js";
 import { DEFAULT_CLUSTER_NAME, isGlobalService, isTerminated, newTask, restartPolicyOf, withDesiredState } from "./task.js";
 import { UpdateSupervisor, type Slot } from "./updater.js";
-import { WatchLoop } from "./watch-loop.js";
+import { ServiceOrchestrator, type OrchestratorOptions } from "./service-orchestrator.js";
 
 const log = getLogger("orchestrator/global");
 
-export interface GlobalOrchestratorOptions {
-  now?: () => Date;
-}
+export type GlobalOrchestratorOptions = OrchestratorOptions;
 
 interface GlobalService {
   service: Service;
@@ -30,11 +28,8 @@ interface GlobalService {
   constraints: Constraint[] | undefined;
 }
 
-export class GlobalOrchestrator {
+export class GlobalOrchestrator extends ServiceOrchestrator {
   readonly name = "global-orchestrator";
-  private readonly loop: WatchLoop;
-  private readonly now: () => Date;
-  private readonly updater: UpdateSupervisor;
   private cluster: Cluster | undefined;
   /** Nodes that may hold tasks: not DOWN and not drained (paused ones included). */
   private readonly nodes = new Map<string, Node>();
@@ -45,38 +40,13 @@ export class GlobalOrchestrator {
   private readonly deletedServices = new Set<string>();
   private readonly restartCandidates = new Set<string>();
 
-  constructor(
-    private readonly store: MemoryStore,
-    private readonly proposer: Proposer,
-    private readonly restarts: RestartSupervisor,
-    opts: GlobalOrchestratorOptions = {},
-  ) {
-    this.now = opts.now ?? (() => new Date());
-    this.updater = new UpdateSupervisor(store, proposer, restarts, { now: this.now });
-    this.loop = new WatchLoop(
-      store,
-      {
-        init: (tx) => this.init(tx),
-        afterInit: () => this.tick(),
-        onEvent: (ev) => this.onEvent(ev),
-        onCommit: () => this.tick(),
-      },
-      { kinds: ["service", "task", "node", "cluster"], log },
-    );
-  }
-
-  start(): void {
-    this.loop.start();
-  }
-
-  async stop(): Promise<void> {
-    await this.loop.stop();
-    await this.updater.cancelAll();
+  constructor(store: MemoryStore, proposer: Proposer, restarts: RestartSupervisor, opts: GlobalOrchestratorOptions = {}) {
+    super(store, proposer, restarts, opts, log);
   }
 
   // ---- state from the store
 
-  private init(tx: ReadTx): void {
+  protected init(tx: ReadTx): void {
     this.nodes.clear();
     this.services.clear();
     this.dirtyServices.clear();
@@ -128,7 +98,7 @@ export class GlobalOrchestrator {
     this.services.set(s.id, { service: s, constraints });
   }
 
-  private onEvent(ev: ChangeEvent): void {
+  protected onEvent(ev: ChangeEvent): void {
     switch (ev.kind) {
       case "cluster":
         if (ev.object.spec?.annotations?.name === DEFAULT_CLUSTER_NAME) this.cluster = ev.action === "remove" ? undefined : ev.object;
@@ -172,7 +142,7 @@ export class GlobalOrchestrator {
 
   // ---- acting on what the events marked
 
-  private async tick(): Promise<void> {
+  protected async tick(): Promise<void> {
     if (this.deletedServices.size > 0) await this.removeDeletedServiceTasks();
     if (this.removedNodes.size > 0) await this.deleteRemovedNodeTasks();
     if (this.restartCandidates.size > 0) await this.restartTasks();

@@ -23,58 +23,26 @@ import {
   stateOf,
   withDesiredState,
 } from "./task.js";
-import { WatchLoop } from "./watch-loop.js";
+import { ServiceOrchestrator, type OrchestratorOptions } from "./service-orchestrator.js";
 
 const log = getLogger("orchestrator/replicated");
 
-export interface OrchestratorOptions {
-  now?: () => Date;
-}
-
-export class ReplicatedOrchestrator {
+export class ReplicatedOrchestrator extends ServiceOrchestrator {
   readonly name = "replicated-orchestrator";
-  private readonly loop: WatchLoop;
-  private readonly now: () => Date;
   private cluster: Cluster | undefined;
   /** Replicated services by ID, as last seen. */
   private readonly services = new Map<string, Service>();
   private readonly dirtyServices = new Set<string>();
   private readonly deletedServices = new Map<string, Service>();
   private readonly restartCandidates = new Set<string>();
-  private readonly updater: UpdateSupervisor;
 
-  constructor(
-    private readonly store: MemoryStore,
-    private readonly proposer: Proposer,
-    private readonly restarts: RestartSupervisor,
-    opts: OrchestratorOptions = {},
-  ) {
-    this.now = opts.now ?? (() => new Date());
-    this.updater = new UpdateSupervisor(store, proposer, restarts, { now: this.now });
-    this.loop = new WatchLoop(
-      store,
-      {
-        init: (tx) => this.init(tx),
-        afterInit: () => this.tick(),
-        onEvent: (ev) => this.onEvent(ev),
-        onCommit: () => this.tick(),
-      },
-      { kinds: ["service", "task", "node", "cluster"], log },
-    );
-  }
-
-  start(): void {
-    this.loop.start();
-  }
-
-  async stop(): Promise<void> {
-    await this.loop.stop();
-    await this.updater.cancelAll();
+  constructor(store: MemoryStore, proposer: Proposer, restarts: RestartSupervisor, opts: OrchestratorOptions = {}) {
+    super(store, proposer, restarts, opts, log);
   }
 
   // ---- state from the store
 
-  private init(tx: ReadTx): void {
+  protected init(tx: ReadTx): void {
     this.services.clear();
     this.dirtyServices.clear();
     this.restartCandidates.clear();
@@ -115,7 +83,7 @@ export class ReplicatedOrchestrator {
     return t.nodeId !== "" && isInvalidNode(node);
   }
 
-  private onEvent(ev: ChangeEvent): void {
+  protected onEvent(ev: ChangeEvent): void {
     switch (ev.kind) {
       case "cluster":
         if (ev.object.spec?.annotations?.name === DEFAULT_CLUSTER_NAME) this.cluster = ev.action === "remove" ? undefined : ev.object;
@@ -162,7 +130,7 @@ export class ReplicatedOrchestrator {
 
   // ---- acting on what the events marked
 
-  private async tick(): Promise<void> {
+  protected async tick(): Promise<void> {
     if (this.deletedServices.size > 0) await this.removeDeletedServiceTasks();
     if (this.restartCandidates.size > 0) await this.restartTasks();
     if (this.dirtyServices.size > 0) await this.reconcileServices();

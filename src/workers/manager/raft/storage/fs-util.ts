@@ -1,16 +1,8 @@
 // Small filesystem helpers for crash-safe file management.
 
-import { mkdir, open } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 
-/** fsync a directory so that creations, renames and deletions in it are durable. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, "r");
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
+export { fsyncDir } from "../../../../shared/atomic-file.js";
 
 /** Creates dir (and parents) with mode 0700; returns true if it did not exist. */
 export async function ensurePrivateDir(dir: string): Promise<boolean> {

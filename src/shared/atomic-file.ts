@@ -1,5 +1,6 @@
-// Crash-safe file writes: a reader sees the old file or the new one, never a
-// torn mix (temp file + fsync + rename + fsync of the directory).
+// Crash-safe file writes for every thread (identity files, state.json, the
+// agent's task DB, raft snapshots): a reader sees the old file or the new one,
+// never a torn mix (temp file + fsync + rename + fsync of the directory).
 import { randomBytes } from "node:crypto";
 import { open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
@@ -25,7 +26,8 @@ export async function writeFileSynced(path: string, data: string | Uint8Array, m
   }
 }
 
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+/** Replaces `path` with `data` (file mode `mode`, 0600 by default) crash-safely. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.tmp-${randomBytes(6).toString("hex")}`);
   try {
