@@ -36,6 +36,7 @@ import {
   certificatePaths,
   type CertificatePaths,
 } from "./paths.js";
+import { completeInterruptedReplacement, removeStaleTemps, replaceNodePair } from "./node-pair.js";
 
 const log = getLogger("identity");
 
@@ -102,6 +103,8 @@ const octal = (mode: number): string => `0${mode.toString(8).padStart(3, "0")}`;
  */
 export async function loadIdentity(stateDir: string, opts: LoadOptions = {}): Promise<NodeIdentity | undefined> {
   const paths = certificatePaths(stateDir);
+  // A crash between the two renames of a pair write left the new key beside the old certificate: finish it first.
+  await completeInterruptedReplacement(paths, opts.now);
   const [root, rootKey, cert, key] = await Promise.all([
     readIfPresent(paths.rootCaCert),
     readIfPresent(paths.rootCaKey),
@@ -161,6 +164,8 @@ export async function loadIdentity(stateDir: string, opts: LoadOptions = {}): Pr
     else log.warn({ path: paths.rootCaKey }, "a root CA key is present but this node is a worker: ignored");
   }
   if (expired) log.warn({ nodeId: info.nodeId, notAfter: info.notAfter.toISOString() }, "the node certificate has expired; loaded for --force-new-cluster, it will be renewed at once");
+  // Only now: until the live pair validated, a temp file could have been the one usable copy.
+  await removeStaleTemps(paths);
   return {
     ...info,
     tls: { caPem: root.text, certPem: cert.text, keyPem: key.text },
@@ -283,10 +288,10 @@ export async function writeNewCertificateDir(stateDir: string, paths: Certificat
     throw err;
   });
   if (leftovers !== undefined && leftovers.length > 0) {
-    // Unrelated files live there (e.g. a pre-provisioned CA key): write next to them, one file at a time.
+    // Unrelated files live there (e.g. a pre-provisioned CA key): write next to them, the root
+    // first, then key and certificate as a pair (a crash between its renames is completed at load).
     await writeFileAtomic(paths.rootCaCert, tls.caPem, CERT_FILE_MODE);
-    await writeFileAtomic(paths.nodeKey, tls.keyPem, KEY_FILE_MODE);
-    await writeFileAtomic(paths.nodeCert, tls.certPem, CERT_FILE_MODE);
+    await replaceNodePair(paths, tls.certPem, tls.keyPem);
     return;
   }
   const tmp = join(dirname(paths.dir), `.certificates.tmp-${randomBytes(6).toString("hex")}`);
@@ -308,26 +313,14 @@ export async function writeNewCertificateDir(stateDir: string, paths: Certificat
 /**
  * Replaces the node certificate and key (renewal, join). Both are written and
  * synced to temporary files before either is renamed into place, so a failed
- * write (disk full, I/O error) leaves the old pair intact, not a new key
- * beside the old certificate; only the two renames remain between them.
+ * write (disk full, I/O error) leaves the old pair intact; a crash between the
+ * two renames is completed by the next loadIdentity (node-pair.ts).
  */
 export async function saveNodeCertificate(stateDir: string, certPem: string, keyPem: string): Promise<void> {
   const paths = certificatePaths(stateDir);
   if (!keyMatchesCert(keyPem, certPem)) throw new SwarmError("INVALID_ARGUMENT", "refusing to save a certificate that does not match its key");
   await mkdir(paths.dir, { recursive: true, mode: CERT_DIR_MODE });
-  const suffix = `.tmp-${randomBytes(6).toString("hex")}`;
-  const keyTmp = join(paths.dir, `.${NODE_KEY_FILE}${suffix}`);
-  const certTmp = join(paths.dir, `.${NODE_CERT_FILE}${suffix}`);
-  try {
-    await writeFileSynced(keyTmp, keyPem, KEY_FILE_MODE);
-    await writeFileSynced(certTmp, certPem, CERT_FILE_MODE);
-    await rename(keyTmp, paths.nodeKey);
-    await rename(certTmp, paths.nodeCert);
-  } catch (err) {
-    await Promise.all([rm(keyTmp, { force: true }), rm(certTmp, { force: true })]);
-    throw err;
-  }
-  await fsyncDir(paths.dir);
+  await replaceNodePair(paths, certPem, keyPem);
 }
 
 /** Replaces the trusted root CA bundle (join, root rotation). */
