@@ -515,7 +515,9 @@ export class RaftNode implements Proposer {
           await this.storage.saveSnapshot(rd.snapshot);
         }
         if (rd.entries.length > 0 || rd.mustSync) {
-          await this.storage.save(rd.hardState, rd.entries);
+          // Nothing overlaps this fsync unless a leader's messages are on their way out (their socket
+          // writes happen later in this loop turn): then it runs in the thread pool, else inline.
+          await this.storage.save(rd.hardState, rd.entries, { inlineSync: !early });
         } else if (rd.hardState) {
           // A commit-only change needs no fsync before anything else happens (a lost commit index is
           // learned again): written now, in order, and made durable by the next save's fsync.

@@ -58,6 +58,8 @@ interface Pending {
   items: WalItem[];
   /** False for a commit-index-only record: written in order, fsynced by the next save (or the lazy timer). */
   sync: boolean;
+  /** The caller does nothing until this save is durable: fsync on the loop thread (WriteAheadLog.sync). */
+  inline: boolean;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -174,8 +176,11 @@ export class RaftStorage {
   /**
    * Appends entries, then the hard state, and resolves once both are fsynced.
    * An entry at an index at or below the last one replaces the log from there.
+   * `inlineSync`: the caller has nothing to overlap with the fsync (see
+   * WriteAheadLog.sync); a round that also carries other callers' saves
+   * still syncs in the thread pool.
    */
-  save(hardState: HardState | null, entries: readonly Entry[]): Promise<void> {
+  save(hardState: HardState | null, entries: readonly Entry[], opts: { inlineSync?: boolean } = {}): Promise<void> {
     try {
       this.checkUsable();
     } catch (err) {
@@ -185,7 +190,7 @@ export class RaftStorage {
     for (const e of entries) items.push({ kind: "entry", index: e.index, record: entryRecord(e) });
     // Entries first: a torn write can then lose the hard state with them but never keep a commit index without its entries.
     if (hardState) items.push({ kind: "hardState", hardState: { ...hardState }, record: hardStateRecord(hardState) });
-    const p = this.enqueue(items);
+    const p = this.enqueue(items, true, opts.inlineSync ?? false);
     this.terms.append(entries);
     this.saves++;
     return p;
@@ -263,14 +268,14 @@ export class RaftStorage {
     if (this.failed) throw new SwarmError("INTERNAL", `raft storage in ${this.dir} failed earlier and cannot be trusted: ${(this.failed as Error).message}`, { cause: this.failed });
   }
 
-  private enqueue(items: WalItem[], sync = true): Promise<void> {
+  private enqueue(items: WalItem[], sync = true, inline = false): Promise<void> {
     try {
       this.checkUsable();
     } catch (err) {
       return Promise.reject(err);
     }
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ items, sync, resolve, reject });
+      this.pending.push({ items, sync, inline, resolve, reject });
       if (!this.flushQueued) {
         this.flushQueued = true;
         void this.run(() => this.flush()).catch(() => undefined);
@@ -319,8 +324,9 @@ export class RaftStorage {
       if (this.failed) throw this.failed;
       const items = batch.length === 1 ? batch[0]!.items : batch.flatMap((p) => p.items);
       const sync = batch.some((p) => p.sync);
+      const inline = sync && batch.every((p) => p.inline || !p.sync);
       if (sync) this.cancelLazySync();
-      await this.wal.append(items, sync);
+      await this.wal.append(items, sync, inline);
       if (!sync) this.scheduleLazySync();
       this.flushes++;
     } catch (err) {
