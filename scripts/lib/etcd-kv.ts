@@ -1,6 +1,6 @@
 // The smallest etcd v3 client the replication benchmark needs: KV.Put (and a
 // serializable KV.Range, to time the API without raft) over
-// plaintext gRPC (@grpc/grpc-js), with etcdserverpb.PutRequest encoded by hand
+// gRPC (@grpc/grpc-js; plaintext, or TLS for an https:// URL), with etcdserverpb.PutRequest encoded by hand
 // (key = field 1, value = field 2, both bytes; the other fields keep their
 // defaults). The response is not decoded: a successful call means the put
 // committed on a quorum and was applied, which is all the bench times.
@@ -25,9 +25,11 @@ export function encodeSerializableGet(key: Buffer): Buffer {
 export class EtcdKv {
   private readonly client: Client;
 
-  /** `url` as etcd advertises it, e.g. http://127.0.0.1:2379. */
-  constructor(url: string) {
-    this.client = new Client(url.replace(/^https?:\/\//, ""), credentials.createInsecure(), {
+  /** `url` as etcd advertises it, e.g. http://127.0.0.1:2379; an https URL needs the CA that signed the member's certificate. */
+  constructor(url: string, caPem?: Buffer) {
+    const tls = url.startsWith("https://");
+    if (tls && !caPem) throw new Error(`etcd at ${url} serves TLS: pass the CA certificate that signed it`);
+    this.client = new Client(url.replace(/^https?:\/\//, ""), tls ? credentials.createSsl(caPem) : credentials.createInsecure(), {
       // The same message limit the swarmd control client uses.
       "grpc.max_receive_message_length": 4 * 1024 * 1024,
     });
