@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RaftNode } from "../../src/workers/manager/raft/raft-node.js";
 import { MemoryStore, update, type Tx } from "../../src/workers/manager/store/index.js";
-import { Service } from "../../src/shared/api/index.js";
+import { Cluster, Service } from "../../src/shared/api/index.js";
 import { newId } from "../../src/shared/ids.js";
 
 async function openNode(dir: string, extra: Partial<Parameters<typeof RaftNode.open>[0]> = {}) {
@@ -133,3 +133,31 @@ test("the commit index is persisted promptly, not only with the next entries (fo
     await node.stop();
   });
 });
+
+test("without fixed options the cluster object's spec.raft sets the snapshot interval, and 0 turns snapshots off", async () => {
+  await withDir(async (dir) => {
+    const { node, store } = await openNode(dir, { segmentSize: 16 * 1024 });
+    const clusterId = newId();
+    await update(store, node, (tx) =>
+      tx.create("cluster", Cluster.fromPartial({ id: clusterId, spec: { annotations: { name: "default" }, raft: { snapshotInterval: 0, logEntriesForSlowFollowers: 10 } } })),
+    );
+    for (let i = 0; i < 200; i++) await update(store, node, createService(`off${i}`));
+    await settleSnapshots();
+    assert.deepEqual(await readdir(join(dir, "snap")), [], "an interval of 0 takes no snapshot");
+    const cluster = store.get("cluster", clusterId)!;
+    await update(store, node, (tx) => tx.update("cluster", { ...cluster, spec: { ...cluster.spec!, raft: { ...cluster.spec!.raft!, snapshotInterval: 30 } } }));
+    for (let i = 0; i < 200; i++) await update(store, node, createService(`on${i}`));
+    await settleSnapshots();
+    assert.ok((await readdir(join(dir, "snap"))).length >= 1, "cluster update set a 30-entry interval: snapshots are taken");
+    const before = store.save();
+    await node.stop();
+    const again = await openNode(dir, { segmentSize: 16 * 1024 });
+    assert.deepEqual(again.store.save(), before);
+    await again.node.stop();
+  });
+});
+
+/** Snapshots are encoded and saved beside the loop: give them a moment. */
+function settleSnapshots(): Promise<void> {
+  return new Promise((r) => setTimeout(r, 100));
+}

@@ -36,6 +36,15 @@ const log = getLogger("raft");
 /** SwarmKit's defaults (manager/state/raft/raft.go, api DefaultRaftConfig). */
 export const SNAPSHOT_INTERVAL = 10_000;
 export const LOG_ENTRIES_FOR_SLOW_FOLLOWERS = 500;
+/** How many applied entries may pass before the cluster's raft settings are read again (raftConfig()). */
+export const CLUSTER_RAFT_RECHECK = 64;
+/** The default cluster object's name (SwarmKit's store.DefaultClusterName). */
+const DEFAULT_CLUSTER_NAME = "default";
+
+interface ClusterRaftConfig {
+  snapshotInterval: number;
+  logEntriesForSlowFollowers: number;
+}
 /** SwarmKit's MaxSizePerMsg and MaxInflightMsgs. */
 const MAX_SIZE_PER_MSG = 65_535;
 const MAX_INFLIGHT_MSGS = 256;
@@ -92,6 +101,7 @@ export interface RaftNodeOptions {
   heartbeatTick: number;
   store: MemoryStore;
   transport?: RaftTransport;
+  /** Fixed values (tests); otherwise the cluster object's spec.raft decides, as in SwarmKit. */
   snapshotInterval?: number;
   logEntriesForSlowFollowers?: number;
   segmentSize?: number;
@@ -151,6 +161,9 @@ export class RaftNode implements Proposer {
   private confWaiter: { index: number; term: number; waiter: Waiter } | undefined;
   /** The snapshot being encoded and saved beside the loop, if any. */
   private snapshotTask: Promise<void> | undefined;
+  /** The cluster's raft settings as last read (see raftConfig()), and the applied index they were read at. */
+  private clusterRaft: ClusterRaftConfig = { snapshotInterval: SNAPSHOT_INTERVAL, logEntriesForSlowFollowers: LOG_ENTRIES_FOR_SLOW_FOLLOWERS };
+  private clusterRaftReadAt = -Infinity;
 
   private constructor(
     private readonly opts: RaftNodeOptions,
@@ -668,24 +681,50 @@ export class RaftNode implements Proposer {
    * the WAL before its marker; replay keeps them (they follow the base).
    */
   private maybeSnapshot(): void {
-    const interval = this.opts.snapshotInterval ?? SNAPSHOT_INTERVAL;
-    if (this.snapshotTask || this.applied - this.snapshotIndex < interval) return;
+    if (this.snapshotTask) return;
+    const { snapshotInterval, logEntriesForSlowFollowers } = this.raftConfig();
+    // SwarmKit: an interval of 0 turns periodic snapshots off.
+    if (snapshotInterval <= 0 || this.applied - this.snapshotIndex < snapshotInterval) return;
     const index = this.applied;
     const membership = this.membership.toSnapshot();
     const store = this.opts.store.save({ sorted: false });
-    this.snapshotTask = this.takeSnapshot(index, membership, store).finally(() => {
+    this.snapshotTask = this.takeSnapshot(index, membership, store, logEntriesForSlowFollowers).finally(() => {
       this.snapshotTask = undefined;
     });
   }
 
-  private async takeSnapshot(index: number, membership: ReturnType<Membership["toSnapshot"]>, store: ReturnType<MemoryStore["save"]>): Promise<void> {
+  /**
+   * Snapshot interval and catch-up entries: fixed by the options, else the
+   * cluster object's spec.raft (SwarmKit reads it the same way, so
+   * `cluster update` changes them on every manager). Re-read at most every
+   * CLUSTER_RAFT_RECHECK applied entries: a lookup per Ready would cost more
+   * than the rest of maybeSnapshot.
+   */
+  private raftConfig(): ClusterRaftConfig {
+    if (this.applied - this.clusterRaftReadAt >= CLUSTER_RAFT_RECHECK) {
+      this.clusterRaftReadAt = this.applied;
+      const raft = this.opts.store.find("cluster", { names: [DEFAULT_CLUSTER_NAME] })[0]?.spec?.raft;
+      if (raft) this.clusterRaft = { snapshotInterval: raft.snapshotInterval, logEntriesForSlowFollowers: raft.logEntriesForSlowFollowers };
+    }
+    return {
+      snapshotInterval: this.opts.snapshotInterval ?? this.clusterRaft.snapshotInterval,
+      logEntriesForSlowFollowers: this.opts.logEntriesForSlowFollowers ?? this.clusterRaft.logEntriesForSlowFollowers,
+    };
+  }
+
+  private async takeSnapshot(
+    index: number,
+    membership: ReturnType<Membership["toSnapshot"]>,
+    store: ReturnType<MemoryStore["save"]>,
+    catchUpEntries: number,
+  ): Promise<void> {
     try {
       const data = await encodeSnapshotSliced(membership, store);
       // A snapshot from the leader installed meanwhile supersedes this one.
       if (this.stopped || this.failed || index <= this.snapshotIndex) return;
       let snap: Snapshot;
       try {
-        snap = this.core.snapshotTaken(index, data);
+        snap = this.core.snapshotTaken(index, data, catchUpEntries);
       } catch (err) {
         // The core restored a newer snapshot from the leader since the capture.
         log.debug({ index, err: (err as Error).message }, "snapshot superseded");

@@ -359,9 +359,10 @@ export class RaftCore {
   /**
    * The application has snapshotted its state at `index` (<= applied). The
    * core keeps the snapshot to send to lagging followers and compacts the log
-   * up to index − snapshotCatchUpEntries. Returns the snapshot to persist.
+   * up to index − catchUpEntries (default: the configured snapshotCatchUpEntries).
+   * Returns the snapshot to persist.
    */
-  snapshotTaken(index: number, data: Uint8Array): Snapshot {
+  snapshotTaken(index: number, data: Uint8Array, catchUpEntries = this.catchUpEntries): Snapshot {
     const log = this.log;
     if (index > log.applied) {
       throw new SwarmError("FAILED_PRECONDITION", `raft: snapshot at ${index} is beyond applied ${log.applied}`);
@@ -377,7 +378,7 @@ export class RaftCore {
     this.latestSnapshot = snap;
     this.snapshotConf = conf;
     this.confHistory = this.confHistory.filter((p) => p.index > index);
-    const compactTo = index - this.catchUpEntries;
+    const compactTo = index - catchUpEntries;
     if (compactTo > log.baseIndex) log.compact(compactTo);
     return snap;
   }
