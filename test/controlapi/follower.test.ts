@@ -2,7 +2,7 @@ import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { status } from "@grpc/grpc-js";
 import { SwarmError } from "../../src/shared/errors.js";
-import { Secret, SecretSpec } from "../../src/shared/api/index.js";
+import { CreateSecretRequest, CreateSecretResponse, Secret, SecretSpec } from "../../src/shared/api/index.js";
 import { NO_LEADER_TEXT } from "../../src/workers/manager/controlapi/index.js";
 import { rpc, rpcError, startHarness, type Harness } from "./harness.js";
 
@@ -77,5 +77,58 @@ test("a follower without a forwarding hook refuses writes with UNAVAILABLE", asy
     assert.match(err.details, /not the leader/);
   } finally {
     h.backend.leader = true;
+  }
+});
+
+test("on the control socket a follower forwards a write's bytes untouched and returns the leader's encoded answer", async () => {
+  h.backend.leader = false;
+  h.backend.leaderKnown = true;
+  h.backend.forwardImpl = async () => {
+    throw new Error("the typed path must not be used when forwardRaw exists");
+  };
+  h.backend.forwardRawImpl = async (method, request) => {
+    assert.equal(method, "createSecret");
+    // The leader sees exactly what the client sent.
+    assert.equal(CreateSecretRequest.decode(request).spec?.annotations?.name, "raw");
+    const answer = CreateSecretResponse.encode({ secret: Secret.fromPartial({ id: "rawleaderaaaaaaaaaaaaaaa", spec: { annotations: { name: "raw" } } }) }).finish();
+    return Buffer.from(answer);
+  };
+  const rawBefore = h.backend.forwardedRaw.length;
+  try {
+    const res = await rpc(h.client, "createSecret", { spec: secret("raw") });
+    assert.equal(res.secret?.id, "rawleaderaaaaaaaaaaaaaaa");
+    assert.equal(h.backend.forwardedRaw.length, rawBefore + 1);
+    // Its errors keep their code, and with no leader the raw path fails fast like the typed one.
+    h.backend.forwardRawImpl = async () => {
+      throw new SwarmError("INVALID_ARGUMENT", "name must be valid as a DNS name component");
+    };
+    const err = await rpcError(h.client, "createSecret", { spec: secret("Bad Name") });
+    assert.equal(err.code, status.INVALID_ARGUMENT);
+    h.backend.leaderKnown = false;
+    const none = await rpcError(h.client, "createSecret", { spec: secret("raw2") });
+    assert.equal(none.code, status.UNAVAILABLE);
+    assert.equal(none.details, NO_LEADER_TEXT);
+    // Reads are never forwarded, raw or not.
+    assert.equal((await rpc(h.client, "listClusters", { filters: undefined })).clusters.length, 1);
+    assert.equal(h.backend.forwardedRaw.length, rawBefore + 2);
+  } finally {
+    h.backend.leader = true;
+    h.backend.leaderKnown = true;
+    h.backend.forwardImpl = undefined;
+    h.backend.forwardRawImpl = undefined;
+  }
+});
+
+test("on the leader a raw write is decoded and handled locally, malformed bytes included", async () => {
+  h.backend.forwardRawImpl = async () => {
+    throw new Error("a leader never forwards");
+  };
+  try {
+    const res = await rpc(h.client, "createSecret", { spec: secret("localraw") });
+    assert.equal(res.secret?.spec?.annotations?.name, "localraw");
+    const bad = await rpcError(h.client, "createSecret", { spec: SecretSpec.fromPartial({ annotations: { name: "" } }) });
+    assert.equal(bad.code, status.INVALID_ARGUMENT);
+  } finally {
+    h.backend.forwardRawImpl = undefined;
   }
 });

@@ -61,6 +61,9 @@ export class TestBackend implements ControlBackend {
   members: RaftMemberInfo[] = [];
   forwarded: { method: string; request: unknown }[] = [];
   forwardImpl: ((method: WriteMethod, request: unknown) => Promise<unknown>) | undefined;
+  /** Set to test the control socket's raw path (ControlBackend.forwardRaw). */
+  forwardRawImpl: ((method: WriteMethod, request: Buffer) => Promise<Buffer>) | undefined;
+  forwardedRaw: { method: string; request: Buffer }[] = [];
 
   isLeader(): boolean {
     return this.leader;
@@ -79,6 +82,14 @@ export class TestBackend implements ControlBackend {
       return impl(method, request);
     };
     return forward as unknown as ControlBackend["forward"];
+  }
+  get forwardRaw(): ControlBackend["forwardRaw"] {
+    const impl = this.forwardRawImpl;
+    if (!impl) return undefined;
+    return async (method: WriteMethod, request: Buffer): Promise<Buffer> => {
+      this.forwardedRaw.push({ method, request });
+      return impl(method, request);
+    };
   }
 }
 

@@ -16,7 +16,7 @@ import { LeaderConnection } from "./leader-connection.js";
 import { NO_LEADER } from "./raft/raft-node.js";
 import { getLogger } from "../../shared/logging.js";
 import { bootstrapClusterObjects } from "./bootstrap.js";
-import { startControlServer, type RunningControlServer } from "./controlapi/index.js";
+import { startControlServer, withSafeDecoders, type RunningControlServer } from "./controlapi/index.js";
 import type { RaftMemberInfo } from "./controlapi/backend.js";
 import { CaServer, GrpcLeaderLink, SignerPool, SigningLoop } from "./ca/index.js";
 import { issueNodeCertificate, nodeCertificateStatus } from "./ca/issuance.js";
@@ -34,6 +34,17 @@ const log = getLogger("manager");
 
 /** A forwarded control write waits this long for the leader (SwarmKit's request timeout is similar). */
 const FORWARD_DEADLINE_MS = 25_000;
+
+/**
+ * Forwarded calls fail fast while the leader's channel is down (the caller
+ * retries; SwarmKit's raft proxy does the same). This code used to pass
+ * `waitForReady` in the call options, which grpc-js ignores (it reads it from
+ * the metadata's options): the fail-fast behaviour is the one every test and
+ * chaos run has exercised, so it is kept, explicitly.
+ */
+function forwardMetadata(): Metadata {
+  return new Metadata({ waitForReady: false });
+}
 /** How long a manager that just joined raft waits to catch up before serving its control API. */
 const JOIN_CATCH_UP_MS = 10_000;
 
@@ -183,10 +194,12 @@ export class Manager {
         hasLeader: () => this.raft.leaderId() !== 0,
         raftMembers: () => this.raftMembers(),
         forward: (method, request) => this.forwardControl(method, request),
+        forwardRaw: (method, request) => this.forwardControlRaw(method, request),
       },
     });
     // The leader serves forwarded control writes on its remote API (managers only).
-    this.opts.remote?.addService(ControlService, this.control.api.handlers(), () => ({ roles: [MANAGER_ROLE] }));
+    // Safe decoders: a follower forwards its clients' bytes unchecked, so a malformed one is refused here, by name.
+    this.opts.remote?.addService(withSafeDecoders(ControlService), this.control.api.handlers(), () => ({ roles: [MANAGER_ROLE] }));
     log.info({ nodeId: identity.nodeId, raftId: this.raft.raftId.toString(16), advertise: advertiseAddr }, "manager started");
   }
 
@@ -259,8 +272,25 @@ export class Manager {
       cb: (err: ServiceError | null, res: WriteResponse<M>) => void,
     ) => unknown;
     return new Promise((resolve, reject) => {
-      // waitForReady: a leader that restarted at the same address leaves this channel in reconnect backoff; wait instead of failing fast.
-      fn.call(link.client, request, new Metadata(), { deadline: Date.now() + FORWARD_DEADLINE_MS, waitForReady: true }, (err, res) => (err ? reject(err) : resolve(res)));
+      fn.call(link.client, request, forwardMetadata(), { deadline: Date.now() + FORWARD_DEADLINE_MS }, (err, res) => (err ? reject(err) : resolve(res)));
+    });
+  }
+
+  /** forwardControl with the request and the answer left encoded (the control socket's path). */
+  private forwardControlRaw(method: WriteMethod, request: Buffer): Promise<Buffer> {
+    const link = this.leaderConn.client(ControlClient);
+    if (!link) return Promise.reject(new SwarmError("UNAVAILABLE", NO_LEADER));
+    const raw = (b: Buffer): Buffer => b;
+    return new Promise((resolve, reject) => {
+      link.client.makeUnaryRequest(
+        ControlService[method].path,
+        raw,
+        raw,
+        request,
+        forwardMetadata(),
+        { deadline: Date.now() + FORWARD_DEADLINE_MS },
+        (err: ServiceError | null, res?: Buffer) => (err ? reject(err) : resolve(res!)),
+      );
     });
   }
 

@@ -31,6 +31,12 @@ export interface ControlBackend {
    * UNAVAILABLE. Errors should keep their gRPC code (a ServiceError or SwarmError).
    */
   forward?<M extends WriteMethod>(method: M, request: WriteRequest<M>): Promise<WriteResponse<M>>;
+  /**
+   * The same with the request as encoded on the wire and the leader's answer
+   * left encoded (the control socket's fast path; see RawWrite). Optional:
+   * without it raw requests are decoded and go through forward().
+   */
+  forwardRaw?(method: WriteMethod, request: Buffer): Promise<Buffer>;
   /** Current raft membership with reachability, for ManagerStatus and demote/remove checks. */
   raftMembers(): RaftMemberInfo[];
 }

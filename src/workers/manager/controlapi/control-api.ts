@@ -22,7 +22,7 @@ import {
 } from "./methods.js";
 import * as networks from "./networks.js";
 import * as nodes from "./nodes.js";
-import { badRequestMessage } from "./request-decode.js";
+import { badRequestMessage, RawWrite } from "./request-decode.js";
 import * as secrets from "./secrets.js";
 import * as services from "./services.js";
 import * as tasks from "./tasks.js";
@@ -109,6 +109,16 @@ export class ControlApi {
     return await HANDLERS[method](this.ctx, request);
   }
 
+  /** A call off the wire: a RawWrite on a follower goes to the leader as bytes, anything else through call(). */
+  private serve(method: ImplementedMethod, request: unknown): Promise<unknown> {
+    if (!(request instanceof RawWrite)) return this.call(method, request as MethodRequest<typeof method>);
+    if (isWriteMethod(method) && !this.backend.isLeader() && this.backend.forwardRaw) {
+      if (!this.backend.hasLeader()) return Promise.reject(new SwarmError("UNAVAILABLE", NO_LEADER_TEXT));
+      return this.backend.forwardRaw(method, request.bytes);
+    }
+    return this.call(method, request.decode() as MethodRequest<typeof method>);
+  }
+
   private async forward<M extends WriteMethod>(method: M, request: MethodRequest<M>): Promise<MethodResponse<M>> {
     if (!this.backend.hasLeader()) throw new SwarmError("UNAVAILABLE", NO_LEADER_TEXT);
     if (!this.backend.forward) {
@@ -122,7 +132,7 @@ export class ControlApi {
     const out: Record<string, UntypedHandleCall> = {};
     for (const method of [...READ_METHODS, ...WRITE_METHODS]) {
       out[method] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-        this.call(method, call.request as MethodRequest<typeof method>).then(
+        this.serve(method, call.request).then(
           (response) => callback(null, response),
           (err: unknown) => {
             const s = toStatus(err, method);

@@ -75,22 +75,67 @@ function explainServiceSpec(method: string, bytes: Uint8Array): string | undefin
   return undefined;
 }
 
+function safeDecoder(name: string, def: MethodDefinition<unknown, unknown>): (bytes: Buffer) => unknown {
+  return (bytes) => {
+    try {
+      return def.requestDeserialize(bytes);
+    } catch (err) {
+      const msg = explainServiceSpec(name, bytes) ?? `malformed request: ${errorMessage(err)} (64-bit values must be below 2^53)`;
+      return { [BAD_REQUEST]: msg } satisfies BadRequest;
+    }
+  };
+}
+
 /** A copy of a service definition whose request decoders never throw. */
 export function withSafeDecoders<S extends ServiceDefinition>(service: S): S {
   const out: Record<string, MethodDefinition<unknown, unknown>> = {};
   for (const [name, def] of Object.entries(service) as [string, MethodDefinition<unknown, unknown>][]) {
-    out[name] = {
-      ...def,
-      requestDeserialize: (bytes: Buffer): unknown => {
-        try {
-          return def.requestDeserialize(bytes);
-        } catch (err) {
-          const msg =
-            explainServiceSpec(name, bytes) ?? `malformed request: ${errorMessage(err)} (64-bit values must be below 2^53)`;
-          return { [BAD_REQUEST]: msg } satisfies BadRequest;
+    out[name] = { ...def, requestDeserialize: safeDecoder(name, def) };
+  }
+  return out as S;
+}
+
+/**
+ * A write request as it came off the wire, decoded only if this manager
+ * handles it: a follower passes the bytes on to the leader untouched and
+ * hands the leader's encoded answer back, instead of decoding and encoding
+ * both (about a third of a forwarded call's CPU on the follower).
+ */
+export class RawWrite {
+  private decoded: unknown;
+  private done = false;
+
+  constructor(
+    readonly bytes: Buffer,
+    private readonly decodeBytes: (bytes: Buffer) => unknown,
+  ) {}
+
+  /** The request (or a BadRequest marker), decoded once. */
+  decode(): unknown {
+    if (!this.done) {
+      this.decoded = this.decodeBytes(this.bytes);
+      this.done = true;
+    }
+    return this.decoded;
+  }
+}
+
+/**
+ * withSafeDecoders, plus: the methods `isRaw` picks get a RawWrite as their
+ * request, and their response serializer passes an already encoded answer
+ * (a Buffer, from the leader) through as it is.
+ */
+export function withRawWrites<S extends ServiceDefinition>(service: S, isRaw: (method: string) => boolean): S {
+  const out: Record<string, MethodDefinition<unknown, unknown>> = {};
+  for (const [name, def] of Object.entries(service) as [string, MethodDefinition<unknown, unknown>][]) {
+    const decode = safeDecoder(name, def);
+    out[name] = isRaw(name)
+      ? {
+          ...def,
+          requestDeserialize: (bytes: Buffer) => new RawWrite(bytes, decode),
+          responseSerialize: (value: unknown) => (Buffer.isBuffer(value) ? value : def.responseSerialize(value)),
         }
-      },
-    };
+      : { ...def, requestDeserialize: decode };
   }
   return out as S;
 }

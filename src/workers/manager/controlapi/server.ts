@@ -22,7 +22,8 @@ import type { ControlBackend } from "./backend.js";
 import { ControlApi, type ControlApiOptions } from "./control-api.js";
 import { AuthorityRewritingStream } from "./h2-authority.js";
 import { isAcceptableAuthority } from "./hpack-authority.js";
-import { withSafeDecoders } from "./request-decode.js";
+import { isWriteMethod } from "./methods.js";
+import { withRawWrites } from "./request-decode.js";
 
 const log = getLogger("controlapi");
 
@@ -114,7 +115,8 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Ru
     // channelz bookkeeping costs ~3% of a control call and nothing reads it.
     "grpc.enable_channelz": 0,
   });
-  server.addService(withSafeDecoders(ControlService), api.handlers());
+  // Writes arrive undecoded: a follower forwards their bytes to the leader as they are.
+  server.addService(withRawWrites(ControlService, isWriteMethod), api.handlers());
   server.addService(HealthService, healthHandlers());
   // grpc-js does not bind the socket: we terminate TLS ourselves so that a
   // connection whose :authority nghttp2 would refuse (grpc-go sends the
