@@ -37,3 +37,29 @@ test("an empty store encodes to a snapshot with an empty store field", async () 
   assert.ok(decoded.store);
   assert.equal(decoded.store.nodes.length, 0);
 });
+
+test("a second snapshot reuses unchanged objects' bytes and carries every change made since", async () => {
+  const s = newStore();
+  await s.write((tx) => {
+    for (let i = 0; i < 200; i++) tx.create("config", config(`g${i}`, `conf-g${i}`));
+  });
+  const membership = { members: [], removed: [] };
+  const first = await encodeSnapshotSliced(membership, s.store.save({ sorted: false }));
+  // Change one object (a new frozen version), remove one, add one.
+  await s.write((tx) => {
+    const c = tx.get("config", "g1")!;
+    tx.update("config", { ...c, spec: { ...c.spec!, annotations: { ...c.spec!.annotations!, labels: { changed: "yes" } } } });
+    tx.delete("config", "g2");
+    tx.create("config", config("g-new", "conf-g-new"));
+  });
+  const saved = s.store.save({ sorted: false });
+  const second = await encodeSnapshotSliced(membership, saved);
+  const oneShot = Snapshot.encode({ version: Snapshot_Version.V0, membership, store: toWireSnapshot(saved) }).finish();
+  assert.deepEqual(Snapshot.decode(second), Snapshot.decode(oneShot), "cached bytes and fresh ones make the same snapshot");
+  const configs = Snapshot.decode(second).store!.configs;
+  assert.equal(configs.length, 200);
+  assert.equal(configs.find((c) => c.id === "g1")?.spec?.annotations?.labels.changed, "yes");
+  assert.ok(!configs.some((c) => c.id === "g2"));
+  assert.ok(configs.some((c) => c.id === "g-new"));
+  assert.notDeepEqual(Snapshot.decode(first), Snapshot.decode(second));
+});
