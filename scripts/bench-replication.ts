@@ -85,7 +85,7 @@ interface RunResult {
  * `writers` loops calling `write` back to back. Calls that start during the warm-up are not
  * counted; the measured window runs from its start until the last call started in it returns.
  */
-async function drive(writers: number, write: (writer: number, seq: number) => Promise<void>): Promise<RunResult> {
+async function drive(writers: number, write: (writer: number, seq: number) => Promise<void>, warmupS = WARMUP, seconds = SECONDS): Promise<RunResult> {
   const lat: number[] = [];
   let errors = 0;
   let firstError: string | undefined;
@@ -107,10 +107,10 @@ async function drive(writers: number, write: (writer: number, seq: number) => Pr
       }
     }
   });
-  await new Promise((r) => setTimeout(r, WARMUP * 1000));
+  await new Promise((r) => setTimeout(r, warmupS * 1000));
   measuring = true;
   t0 = performance.now();
-  await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  await new Promise((r) => setTimeout(r, seconds * 1000));
   stop = true;
   await Promise.all(loops);
   return { writes: lat.length, errors, firstError, secs: (performance.now() - t0) / 1000, lat };
@@ -119,20 +119,8 @@ async function drive(writers: number, write: (writer: number, seq: number) => Pr
 /** Unmeasured load on a fresh cluster until its JIT-compiled paths are at steady state (see the header). */
 async function warmUpCluster(name: string, write: (writer: number, seq: number) => Promise<void>): Promise<void> {
   if (CLUSTER_WARMUP <= 0) return;
-  let stop = false;
-  let n = 0;
-  const loops = Array.from({ length: 16 }, async (_, w) => {
-    for (let seq = 0; !stop; seq++) {
-      await write(w, seq).then(
-        () => n++,
-        () => new Promise((r) => setTimeout(r, 10)),
-      );
-    }
-  });
-  await new Promise((r) => setTimeout(r, CLUSTER_WARMUP * 1000));
-  stop = true;
-  await Promise.all(loops);
-  progress(`${name}: warmed up with ${n} writes in ${CLUSTER_WARMUP} s`);
+  const r = await drive(16, write, CLUSTER_WARMUP, 0);
+  progress(`${name}: warmed up for ${CLUSTER_WARMUP} s at 16 writers${r.firstError ? ` (an error meanwhile: ${r.firstError})` : ""}`);
 }
 
 interface Measured {

@@ -17,13 +17,18 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-test("stop() while the listener's bind is in flight leaves nothing listening", async () => {
+/** A remote API server for a fresh test cluster, on a free loopback port. */
+async function newServer(): Promise<RemoteApiServer> {
   const cluster = await newCluster();
-  const server = new RemoteApiServer({
+  return new RemoteApiServer({
     listen: { host: "127.0.0.1", port: 0 },
     tls: { caPem: cluster.caPem, certPem: cluster.manager.certPem, keyPem: cluster.manager.keyPem },
     cluster: { id: cluster.clusterId, isRemoved: () => false },
   });
+}
+
+test("stop() while the listener's bind is in flight leaves nothing listening", async () => {
+  const server = await newServer();
   // Stop right after grpc-js has started binding (before its bind completes); note the port it got.
   const original = Server.prototype.bindAsync;
   let stopping: Promise<void> | undefined;
@@ -48,12 +53,7 @@ test("stop() while the listener's bind is in flight leaves nothing listening", a
 });
 
 test("a deferred bind that fails once the address is there rejects whoever waits for it", async () => {
-  const cluster = await newCluster();
-  const server = new RemoteApiServer({
-    listen: { host: "127.0.0.1", port: 0 },
-    tls: { caPem: cluster.caPem, certPem: cluster.manager.certPem, keyPem: cluster.manager.keyPem },
-    cluster: { id: cluster.clusterId, isRemoved: () => false },
-  });
+  const server = await newServer();
   // The retry path as after EADDRNOTAVAIL: the probe now succeeds, but grpc-js's bind fails (another
   // process won the port in between).
   const original = Server.prototype.bindAsync;

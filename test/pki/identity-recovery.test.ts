@@ -21,6 +21,16 @@ async function tempStateDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), "swarm-identity-recovery-"));
 }
 
+/** Runs fn with a fresh state dir, removed afterwards. */
+async function withStateDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await tempStateDir();
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 /** A bootstrapped manager identity (the root key is returned, so the test can sign renewals). */
 async function bootstrap(dir: string): Promise<NodeIdentity & { rootCaKeyPem: string }> {
   const id = await loadOrCreateIdentity(dir, { role: MANAGER_ROLE });
@@ -54,8 +64,7 @@ function doesNotMatch(keyPath: string) {
 }
 
 test("crash after the key rename: the new certificate is taken from its temp file, the temp is gone, a second load is clean", async () => {
-  const dir = await tempStateDir();
-  try {
+  await withStateDir(async (dir) => {
     const id = await bootstrap(dir);
     const next = await renewal(id, rootOf(id));
     const paths = certificatePaths(dir);
@@ -77,14 +86,11 @@ test("crash after the key rename: the new certificate is taken from its temp fil
     const again = await loadIdentity(dir);
     assert.deepEqual(again?.tls, loaded?.tls);
     assert.deepEqual(await listing(paths.dir), before, "nothing changed by the second load");
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("crash before any rename: the old pair loads and both temps are removed", async () => {
-  const dir = await tempStateDir();
-  try {
+  await withStateDir(async (dir) => {
     const id = await bootstrap(dir);
     const next = await renewal(id, rootOf(id));
     const paths = certificatePaths(dir);
@@ -94,14 +100,11 @@ test("crash before any rename: the old pair loads and both temps are removed", a
     const loaded = await loadIdentity(dir);
     assert.deepEqual(loaded?.tls, id.tls, "the OLD pair");
     assert.deepEqual(Object.keys(await listing(paths.dir)), NODE_FILES);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("crash after both renames (before the directory fsync): the new pair loads as is", async () => {
-  const dir = await tempStateDir();
-  try {
+  await withStateDir(async (dir) => {
     const id = await bootstrap(dir);
     const next = await renewal(id, rootOf(id));
     const paths = certificatePaths(dir);
@@ -111,14 +114,11 @@ test("crash after both renames (before the directory fsync): the new pair loads 
     assert.equal(loaded?.tls.certPem, next.certPem);
     assert.equal(loaded?.tls.keyPem, next.keyPem);
     assert.deepEqual(Object.keys(await listing(paths.dir)), NODE_FILES);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("key replaced but no usable certificate temp: the existing 'does not match' error, and nothing is deleted or renamed", async () => {
-  const dir = await tempStateDir();
-  try {
+  await withStateDir(async (dir) => {
     const id = await bootstrap(dir);
     const paths = certificatePaths(dir);
     const next = await renewal(id, rootOf(id));
@@ -146,14 +146,11 @@ test("key replaced but no usable certificate temp: the existing 'does not match'
     // The control: the right temp is recovered from this very state.
     await writeFile(join(paths.dir, ".swarm-node.crt.tmp-ffffffffffff"), next.certPem, { mode: 0o644 });
     assert.equal((await loadIdentity(dir))?.tls.certPem, next.certPem);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("operator root CA bootstrap interrupted after the key rename (key present, certificate missing, its temp present) recovers", async () => {
-  const dir = await tempStateDir();
-  try {
+  await withStateDir(async (dir) => {
     const root = await createRootCA({ cn: "externalRoot" });
     const paths = certificatePaths(dir);
     await mkdir(paths.dir, { recursive: true, mode: 0o700 });
@@ -173,14 +170,11 @@ test("operator root CA bootstrap interrupted after the key rename (key present, 
     assert.equal(loaded?.tls.keyPem, keyPem);
     assert.equal(loaded?.rootCaKeyPem, root.keyPem, "a manager still gets the operator's root key");
     assert.deepEqual(Object.keys(await listing(paths.dir)), ["swarm-node.crt", "swarm-node.key", "swarm-root-ca.crt", "swarm-root-ca.key"]);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("operator root CA bootstrap writes the node pair through temps and leaves none", async () => {
-  const dir = await tempStateDir();
-  try {
+  await withStateDir(async (dir) => {
     const root = await createRootCA();
     const paths = certificatePaths(dir);
     await mkdir(paths.dir, { recursive: true, mode: 0o700 });
@@ -190,9 +184,7 @@ test("operator root CA bootstrap writes the node pair through temps and leaves n
     assert.equal(id.created, true);
     assert.deepEqual(Object.keys(await listing(paths.dir)), ["swarm-node.crt", "swarm-node.key", "swarm-root-ca.crt", "swarm-root-ca.key"]);
     assert.deepEqual((await loadIdentity(dir))?.tls, id.tls);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("the real pair writer leaves a recoverable state between each of its steps", async () => {

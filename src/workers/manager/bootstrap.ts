@@ -14,11 +14,11 @@ import {
 import { generateJoinTokens, rootCertHash } from "../../shared/pki/index.js";
 import type { IdentityData } from "../../shared/contracts/index.js";
 import { getLogger } from "../../shared/logging.js";
-import { update, type MemoryStore, type Proposer } from "./store/index.js";
+import { DEFAULT_CLUSTER_NAME, update, type MemoryStore, type Proposer } from "./store/index.js";
 
 const log = getLogger("bootstrap");
 
-export const DEFAULT_CLUSTER_NAME = "default";
+export { DEFAULT_CLUSTER_NAME };
 const NODE_CERT_EXPIRY_MS = 2160 * 3600 * 1000;
 const HEARTBEAT_PERIOD_MS = 5000;
 const TASK_HISTORY_RETENTION = 5;

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { formatHostPort, type NodeConfig } from "../../shared/config.js";
 import { CurrentTls } from "../../shared/current-tls.js";
 import type { IdentityData } from "../../shared/contracts/index.js";
-import { Metadata, type CallOptions, type ServiceError } from "@grpc/grpc-js";
+import { Metadata, type ServiceError } from "@grpc/grpc-js";
 import { ControlClient, ControlService } from "../../shared/api/index.js";
 import { SwarmError, errorMessage } from "../../shared/errors.js";
 import { MANAGER_ROLE } from "../../shared/pki/index.js";
@@ -261,22 +261,12 @@ export class Manager {
     return this.raft.members().find((m) => m.raftId === leader)?.addr;
   }
 
-  /** A control-API write made on this follower, run by the leader (SwarmKit's raft proxy). */
-  private forwardControl<M extends WriteMethod>(method: M, request: WriteRequest<M>): Promise<WriteResponse<M>> {
-    const link = this.leaderConn.client(ControlClient);
-    if (!link) return Promise.reject(new SwarmError("UNAVAILABLE", NO_LEADER));
-    const fn = link.client[method] as unknown as (
-      req: WriteRequest<M>,
-      md: Metadata,
-      opts: Partial<CallOptions>,
-      cb: (err: ServiceError | null, res: WriteResponse<M>) => void,
-    ) => unknown;
-    return new Promise((resolve, reject) => {
-      fn.call(link.client, request, forwardMetadata(), { deadline: Date.now() + FORWARD_DEADLINE_MS }, (err, res) => (err ? reject(err) : resolve(res)));
-    });
-  }
-
-  /** forwardControl with the request and the answer left encoded (the control socket's path). */
+  /**
+   * A control-API write made on this follower, run by the leader (SwarmKit's
+   * raft proxy), as bytes: the control socket hands them over undecoded
+   * (RawWrite). In-process callers go through forwardControl, which only adds
+   * the method's codec around this one path.
+   */
   private forwardControlRaw(method: WriteMethod, request: Buffer): Promise<Buffer> {
     const link = this.leaderConn.client(ControlClient);
     if (!link) return Promise.reject(new SwarmError("UNAVAILABLE", NO_LEADER));
@@ -292,6 +282,12 @@ export class Manager {
         (err: ServiceError | null, res?: Buffer) => (err ? reject(err) : resolve(res!)),
       );
     });
+  }
+
+  private async forwardControl<M extends WriteMethod>(method: M, request: WriteRequest<M>): Promise<WriteResponse<M>> {
+    const def = ControlService[method];
+    const answer = await this.forwardControlRaw(method, (def.requestSerialize as (r: WriteRequest<M>) => Buffer)(request));
+    return (def.responseDeserialize as (b: Buffer) => WriteResponse<M>)(answer);
   }
 
   /** The local agent's dispatcher calls (served here when leading, forwarded otherwise). */

@@ -13,13 +13,13 @@ import {
   type UpdateClusterResponse,
 } from "../../../shared/api/index.js";
 import { MANAGER_ROLE, MIN_NODE_CERT_VALIDITY_MS, generateJoinToken, generateUnlockKey } from "../../../shared/pki/index.js";
-import { cloneObject, type ReadTx } from "../store/index.js";
+import { cloneObject, DEFAULT_CLUSTER_NAME, type ReadTx } from "../store/index.js";
 import { write, writeObject, type HandlerContext } from "./context.js";
 import { internal, invalid, notFound, unimplemented } from "./errors.js";
 import { filterContains, filterContainsPrefix, filterMatchLabels } from "./filters.js";
 import { durationMs } from "./validate-common.js";
 
-export const DEFAULT_CLUSTER_NAME = "default";
+export { DEFAULT_CLUSTER_NAME };
 /** A removed node's certificate stays refused this long past its expiry. */
 export const EXPIRED_CERT_GRACE_MS = 7 * 24 * 3600 * 1000;
 /** What SwarmKit's responses show when the cluster has none set (libnetwork defaults). */

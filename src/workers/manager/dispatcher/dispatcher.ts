@@ -27,7 +27,7 @@ import {
 } from "../../../shared/api/index.js";
 import { SwarmError, errorMessage } from "../../../shared/errors.js";
 import { getLogger } from "../../../shared/logging.js";
-import { batch, cloneObject, WatchOverflowError, type MemoryStore, type Proposer, type WatchEvent, type Watcher } from "../store/index.js";
+import { batch, cloneObject, DEFAULT_CLUSTER_NAME, WatchOverflowError, type MemoryStore, type Proposer, type WatchEvent, type Watcher } from "../store/index.js";
 import { AssignmentSet } from "./assignment-set.js";
 import { systemClock, type Clock, type Timer } from "./clock.js";
 import {
@@ -53,7 +53,6 @@ import { UpdateQueue } from "./update-queue.js";
 
 const log = getLogger("dispatcher");
 
-const DEFAULT_CLUSTER_NAME = "default";
 
 export interface DispatcherOptions {
   /** This manager's node ID (written as appliedBy of task statuses). */

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { RaftMemberStatus_Reachability, Snapshot as ApiSnapshot, Snapshot_Version, type RaftMember } from "../../../shared/api/index.js";
 import { SwarmError } from "../../../shared/errors.js";
 import { getLogger } from "../../../shared/logging.js";
-import type { MemoryStore, Proposer, StoreAction } from "../store/index.js";
+import { DEFAULT_CLUSTER_NAME, type MemoryStore, type Proposer, type StoreAction } from "../store/index.js";
 import { encodeRaftRequest, fromWireSnapshot, toWireSnapshot, withRequestId } from "../store/codec.js";
 import {
   ConfChangeType,
@@ -38,8 +38,6 @@ export const SNAPSHOT_INTERVAL = 10_000;
 export const LOG_ENTRIES_FOR_SLOW_FOLLOWERS = 500;
 /** How many applied entries may pass before the cluster's raft settings are read again (raftConfig()). */
 export const CLUSTER_RAFT_RECHECK = 64;
-/** The default cluster object's name (SwarmKit's store.DefaultClusterName). */
-const DEFAULT_CLUSTER_NAME = "default";
 
 interface ClusterRaftConfig {
   snapshotInterval: number;
@@ -161,8 +159,8 @@ export class RaftNode implements Proposer {
   private confWaiter: { index: number; term: number; waiter: Waiter } | undefined;
   /** The snapshot being encoded and saved beside the loop, if any. */
   private snapshotTask: Promise<void> | undefined;
-  /** The cluster's raft settings as last read (see raftConfig()), and the applied index they were read at. */
-  private clusterRaft: ClusterRaftConfig = { snapshotInterval: SNAPSHOT_INTERVAL, logEntriesForSlowFollowers: LOG_ENTRIES_FOR_SLOW_FOLLOWERS };
+  /** The raft settings in force (options, else the cluster's as last read; see raftConfig()), and the applied index they were read at. */
+  private raftSettings: ClusterRaftConfig = { snapshotInterval: SNAPSHOT_INTERVAL, logEntriesForSlowFollowers: LOG_ENTRIES_FOR_SLOW_FOLLOWERS };
   private clusterRaftReadAt = -Infinity;
 
   private constructor(
@@ -704,12 +702,13 @@ export class RaftNode implements Proposer {
     if (this.applied - this.clusterRaftReadAt >= CLUSTER_RAFT_RECHECK) {
       this.clusterRaftReadAt = this.applied;
       const raft = this.opts.store.find("cluster", { names: [DEFAULT_CLUSTER_NAME] })[0]?.spec?.raft;
-      if (raft) this.clusterRaft = { snapshotInterval: raft.snapshotInterval, logEntriesForSlowFollowers: raft.logEntriesForSlowFollowers };
+      const cur = this.raftSettings;
+      this.raftSettings = {
+        snapshotInterval: this.opts.snapshotInterval ?? raft?.snapshotInterval ?? cur.snapshotInterval,
+        logEntriesForSlowFollowers: this.opts.logEntriesForSlowFollowers ?? raft?.logEntriesForSlowFollowers ?? cur.logEntriesForSlowFollowers,
+      };
     }
-    return {
-      snapshotInterval: this.opts.snapshotInterval ?? this.clusterRaft.snapshotInterval,
-      logEntriesForSlowFollowers: this.opts.logEntriesForSlowFollowers ?? this.clusterRaft.logEntriesForSlowFollowers,
-    };
+    return this.raftSettings;
   }
 
   private async takeSnapshot(
