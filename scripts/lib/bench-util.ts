@@ -24,3 +24,15 @@ export function argNumber(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
 }
+
+/** `--name value`, one of `choices`; anything else stops the benchmark with a clear error. */
+export function argString<T extends string>(name: string, dflt: T, choices: readonly T[]): T {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return dflt;
+  const v = process.argv[i + 1];
+  if (!choices.includes(v as T)) {
+    process.stderr.write(`--${name} must be one of ${choices.join(", ")} (got ${v ?? "nothing"})\n`);
+    process.exit(2);
+  }
+  return v as T;
+}

@@ -51,6 +51,8 @@ const OK_HEADERS = {
 const OK_TRAILERS = { "grpc-status": "0", "grpc-message": "OK" };
 const TIMEOUT_RE = /^(\d{1,8})([HMSmun])$/;
 const TIMEOUT_UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
+/** setTimeout's longest delay; a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Room nghttp2 may use per session, in MB: a few 4 MiB messages in flight must fit (Node's default is 10). */
 const MAX_SESSION_MEMORY_MB = 64;
 
@@ -125,12 +127,14 @@ export class UnaryGrpcServer {
         resolve();
       }, graceMs);
       for (const s of open) {
-        s.close(() => {
+        // Wait on 'close', not close()'s callback: a session already closing ignores a second callback.
+        s.once("close", () => {
           if (--left === 0) {
             clearTimeout(timer);
             resolve();
           }
         });
+        s.close();
       }
     });
   }
@@ -154,7 +158,8 @@ export class UnaryGrpcServer {
       return;
     }
     let timer: NodeJS.Timeout | undefined;
-    if (timeout !== undefined) {
+    // Past setTimeout's range (about 24.8 days; grpc-go sends 30 days as 720H) the deadline is never reached in practice.
+    if (timeout !== undefined && timeout <= MAX_TIMER_MS) {
       timer = setTimeout(() => fail(stream, Status.DEADLINE_EXCEEDED, "Deadline exceeded"), timeout);
       stream.once("close", () => clearTimeout(timer));
     }
@@ -205,15 +210,20 @@ export class UnaryGrpcServer {
     if (body.length > 5 + length) throw new StatusError(Status.UNIMPLEMENTED, `Received a second request message for ${path}`);
     const message = body.subarray(5);
     if (!compressed) return message;
-    let out: Buffer;
-    if (encoding === "gzip") out = gunzipSync(message, { maxOutputLength: this.opts.maxReceiveBytes + 1 });
-    else if (encoding === "deflate") out = inflateSync(message, { maxOutputLength: this.opts.maxReceiveBytes + 1 });
-    else if (encoding === "identity") throw new StatusError(Status.INTERNAL, "Compressed message received with grpc-encoding identity");
-    else throw new StatusError(Status.UNIMPLEMENTED, `Received message compressed with unsupported encoding "${encoding}"`);
-    if (out.length > this.opts.maxReceiveBytes) {
-      throw new StatusError(Status.RESOURCE_EXHAUSTED, `Received message larger than max (over ${this.opts.maxReceiveBytes} decompressed)`);
+    if (encoding === "identity") throw new StatusError(Status.INTERNAL, "Compressed message received with grpc-encoding identity");
+    if (encoding !== "gzip" && encoding !== "deflate") {
+      throw new StatusError(Status.UNIMPLEMENTED, `Received message compressed with unsupported encoding "${encoding}"`);
     }
-    return out;
+    const inflate = encoding === "gzip" ? gunzipSync : inflateSync;
+    try {
+      return inflate(message, { maxOutputLength: this.opts.maxReceiveBytes });
+    } catch (err) {
+      // zlib stops at maxOutputLength with ERR_BUFFER_TOO_LARGE rather than inflate a bomb.
+      if ((err as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") {
+        throw new StatusError(Status.RESOURCE_EXHAUSTED, `Received message larger than max (over ${this.opts.maxReceiveBytes} decompressed)`);
+      }
+      throw err;
+    }
   }
 
   private answer(stream: ServerHttp2Stream, method: UnaryMethod, response: unknown): void {
