@@ -59,6 +59,22 @@ function statusOfHttp(httpStatus: number): Status {
   }
 }
 
+/** What a stream reset without a gRPC status means, as grpc-js reads it. */
+function statusOfReset(code: number): Status {
+  switch (code) {
+    case h2.NGHTTP2_REFUSED_STREAM:
+      return Status.UNAVAILABLE;
+    case h2.NGHTTP2_CANCEL:
+      return Status.CANCELLED;
+    case h2.NGHTTP2_ENHANCE_YOUR_CALM:
+      return Status.RESOURCE_EXHAUSTED;
+    case h2.NGHTTP2_INADEQUATE_SECURITY:
+      return Status.PERMISSION_DENIED;
+    default:
+      return Status.INTERNAL;
+  }
+}
+
 function percentDecode(text: string): string {
   if (!text.includes("%")) return text;
   try {
@@ -118,7 +134,9 @@ export class UnaryGrpcClient {
       if (options.timeoutMs !== undefined) {
         timer = setTimeout(() => {
           failure ??= new UnaryCallError(Status.DEADLINE_EXCEEDED, "Deadline exceeded");
-          stream.close(h2.NGHTTP2_CANCEL);
+          // A stream still waiting for its connection emits no 'close' on close() until the connection is up.
+          if (stream.pending) stream.destroy();
+          else stream.close(h2.NGHTTP2_CANCEL);
         }, options.timeoutMs);
       }
       const takeStatus = (hs: IncomingHttpHeaders): void => {
@@ -149,6 +167,9 @@ export class UnaryGrpcClient {
       stream.on("close", () => {
         clearTimeout(timer);
         if (failure) return reject(failure);
+        if (grpcStatus === undefined && stream.rstCode !== undefined && stream.rstCode !== h2.NGHTTP2_NO_ERROR) {
+          return reject(new UnaryCallError(statusOfReset(stream.rstCode), `call reset by the server (HTTP/2 error ${stream.rstCode}) on ${path}`));
+        }
         if (httpStatus !== 200 && grpcStatus === undefined) {
           return reject(new UnaryCallError(httpStatus === 0 ? Status.UNAVAILABLE : statusOfHttp(httpStatus), `HTTP status ${httpStatus || "none"} from ${path}`));
         }
@@ -193,8 +214,16 @@ export class UnaryGrpcClient {
     if (body.length !== 5 + length) throw new UnaryCallError(Status.INTERNAL, `malformed response from ${path}: not exactly one message`);
     const message = body.subarray(5);
     if (body[0] !== 1) return message;
-    if (encoding === "gzip") return gunzipSync(message, { maxOutputLength: this.maxReceive });
-    if (encoding === "deflate") return inflateSync(message, { maxOutputLength: this.maxReceive });
-    throw new UnaryCallError(Status.INTERNAL, `response from ${path} compressed with unsupported encoding "${encoding}"`);
+    if (encoding !== "gzip" && encoding !== "deflate") {
+      throw new UnaryCallError(Status.INTERNAL, `response from ${path} compressed with unsupported encoding "${encoding}"`);
+    }
+    try {
+      return (encoding === "gzip" ? gunzipSync : inflateSync)(message, { maxOutputLength: this.maxReceive });
+    } catch (err) {
+      if ((err as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") {
+        throw new UnaryCallError(Status.RESOURCE_EXHAUSTED, `Received message larger than max (over ${this.maxReceive} decompressed) from ${path}`);
+      }
+      throw new UnaryCallError(Status.INTERNAL, `cannot decompress the response from ${path}: ${(err as Error).message}`);
+    }
   }
 }
