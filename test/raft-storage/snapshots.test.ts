@@ -1,10 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { open, readdir, truncate, unlink } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, truncate, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { SwarmError } from "../../src/shared/errors.js";
 import { RaftStorage } from "../../src/workers/manager/raft/storage/index.js";
-import { writeSnapshotFile } from "../../src/workers/manager/raft/storage/snapshot-file.js";
+import { decodeSnapshot, encodeSnapshot, writeSnapshotFile } from "../../src/workers/manager/raft/storage/snapshot-file.js";
+import type { Snapshot } from "../../src/workers/manager/raft/core/types.js";
 import { entries, snapshot, tempDir } from "./helpers.js";
 
 const SEG = 4096;
@@ -143,4 +144,19 @@ test("an older snapshot than the saved one is rejected", async (t) => {
   await storage.saveSnapshot(snapshot(20, 1));
   await assert.rejects(storage.saveSnapshot(snapshot(10, 1)), (err) => err instanceof SwarmError && err.code === "FAILED_PRECONDITION");
   await storage.close();
+});
+
+test("a snapshot larger than one checksum slice is written byte for byte as encodeSnapshot encodes it, and reads back", async (t) => {
+  const dir = await tempDir(t);
+  await mkdir(dir, { recursive: true });
+  const data = new Uint8Array(3 * (1 << 20) + 12345);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
+  const snap: Snapshot = { metadata: { index: 77, term: 3, confState: { voters: [1, 2, 3], learners: [9] } }, data };
+  // The checksum runs in 1 MiB slices and header and data are written separately: the result must not change.
+  const name = await writeSnapshotFile(dir, snap);
+  const bytes = await readFile(join(dir, name));
+  assert.ok(bytes.equals(encodeSnapshot(snap)), "the file is what encodeSnapshot encodes");
+  assert.deepEqual(decodeSnapshot(bytes, name), snap);
+  bytes[bytes.length - 1] ^= 1;
+  assert.throws(() => decodeSnapshot(bytes, name), (err) => err instanceof SwarmError && err.code === "DATA_LOSS" && /checksum mismatch/.test(err.message));
 });

@@ -72,9 +72,16 @@ export async function encodeSnapshotSliced(membership: ClusterSnapshot, store: S
   out.set(head, 0);
   out.set(prefix, head.length);
   let o = head.length + prefix.length;
-  for (const p of parts) {
+  // Copying tens of thousands of elements takes milliseconds too: within the same budget.
+  started = performance.now();
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!;
     out.set(p, o);
     o += p.length;
+    if ((i & (SLICE_OBJECTS - 1)) === SLICE_OBJECTS - 1 && performance.now() - started >= budget) {
+      await yieldFn();
+      started = performance.now();
+    }
   }
   return out;
 }

@@ -7,7 +7,7 @@
 //  12  body length u64 (file size - 20)
 //  20  index u64 | term u64 | voters count u32, voters u64[] | learners count u32, learners u64[] | data
 
-import { open, readFile, rename, unlink } from "node:fs/promises";
+import { open, readFile, rename, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import type { Snapshot } from "../core/types.js";
 import { SwarmError } from "../../../../shared/errors.js";
@@ -19,14 +19,15 @@ import { TMP_SUFFIX, snapName } from "./names.js";
 const MAGIC = Buffer.from("SWKSNAP1", "latin1");
 const PREFIX = 20;
 
-export function encodeSnapshot(s: Snapshot): Buffer {
+/** Everything before the data, with room for the checksum at offset 8 (left zero). */
+function snapshotHeader(s: Snapshot): Buffer {
   const { index, term, confState } = s.metadata;
   assertU64(index, "snapshot index");
   assertU64(term, "snapshot term");
-  const bodyLen = 16 + 4 + 8 * confState.voters.length + 4 + 8 * confState.learners.length + s.data.length;
-  const buf = Buffer.allocUnsafe(PREFIX + bodyLen);
+  const metaLen = 16 + 4 + 8 * confState.voters.length + 4 + 8 * confState.learners.length;
+  const buf = Buffer.alloc(PREFIX + metaLen);
   MAGIC.copy(buf, 0);
-  writeU64(buf, 12, bodyLen);
+  writeU64(buf, 12, metaLen + s.data.length);
   let o = PREFIX;
   o = writeU64(buf, o, index);
   o = writeU64(buf, o, term);
@@ -38,9 +39,39 @@ export function encodeSnapshot(s: Snapshot): Buffer {
       o = writeU64(buf, o, id);
     }
   }
-  buf.set(s.data, o);
+  return buf;
+}
+
+/** A snapshot file's bytes, in one buffer. */
+export function encodeSnapshot(s: Snapshot): Buffer {
+  const buf = Buffer.concat([snapshotHeader(s), s.data]);
   buf.writeUInt32LE(crc32c(buf, 12), 8);
   return buf;
+}
+
+/** Bytes checksummed between yields: about a millisecond of CRC work. */
+const CRC_SLICE = 1 << 20;
+
+/**
+ * The file checksum over the header's bytes 12.. and then the data, a slice
+ * at a time with a yield between: over a store of tens of MB the CRC takes
+ * tens of ms, which in one piece would stall raft, the transport and the
+ * control API that long at every snapshot.
+ */
+async function checksumSliced(header: Buffer, data: Uint8Array): Promise<number> {
+  let crc = crc32c(header, 12);
+  for (let off = 0; off < data.length; off += CRC_SLICE) {
+    if (off > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    crc = crc32c(data, off, Math.min(data.length, off + CRC_SLICE), crc);
+  }
+  return crc;
+}
+
+async function writeAll(fh: FileHandle, bytes: Uint8Array): Promise<void> {
+  for (let off = 0; off < bytes.length; ) {
+    const { bytesWritten } = await fh.write(bytes, off, bytes.length - off);
+    off += bytesWritten;
+  }
 }
 
 /** Decodes a snapshot file's bytes; every failure names the file and the offset. */
@@ -88,10 +119,13 @@ export async function writeSnapshotFile(snapDir: string, s: Snapshot): Promise<s
   const name = snapName(s.metadata.term, s.metadata.index);
   const final = join(snapDir, name);
   const tmp = final + TMP_SUFFIX;
-  const bytes = encodeSnapshot(s);
+  // Header and data are written as they are: no copy of the (possibly large) data into one buffer.
+  const header = snapshotHeader(s);
+  header.writeUInt32LE(await checksumSliced(header, s.data), 8);
   const fh = await open(tmp, "w", 0o600);
   try {
-    await fh.writeFile(bytes);
+    await writeAll(fh, header);
+    await writeAll(fh, s.data);
     await fh.sync();
   } catch (err) {
     await fh.close().catch(() => undefined);
