@@ -28,6 +28,7 @@ import {
 } from "./core/index.js";
 import { Membership, decodeMember, encodeMember, type Member } from "./membership.js";
 import { encodeSnapshotSliced } from "./snapshot-encode.js";
+import { snapshotDue } from "./snapshot-schedule.js";
 import { RaftStorage } from "./storage/index.js";
 import { parseWalName } from "./storage/names.js";
 
@@ -681,8 +682,8 @@ export class RaftNode implements Proposer {
   private maybeSnapshot(): void {
     if (this.snapshotTask) return;
     const { snapshotInterval, logEntriesForSlowFollowers } = this.raftConfig();
-    // SwarmKit: an interval of 0 turns periodic snapshots off.
-    if (snapshotInterval <= 0 || this.applied - this.snapshotIndex < snapshotInterval) return;
+    // An interval of 0 turns periodic snapshots off (SwarmKit); each member has its own phase (snapshot-schedule.ts).
+    if (!snapshotDue(this.applied, this.snapshotIndex, snapshotInterval, this.raftId)) return;
     const index = this.applied;
     const membership = this.membership.toSnapshot();
     const store = this.opts.store.save({ sorted: false });
