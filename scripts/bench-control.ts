@@ -23,7 +23,8 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { CreateServiceRequest, RemoveServiceRequest, type ControlClient } from "../src/shared/api/index.js";
-import { connectControl, ControlUnaryClient, type ControlMethod, type ControlRequest, type ControlResponse } from "../src/shared/control-client.js";
+import { connectControl } from "../src/shared/control-client.js";
+import { ControlUnaryClient, type ControlMethod, type ControlRequest, type ControlResponse } from "./lib/control-unary-client.js";
 import { unary, waitForControl } from "../test/helpers/control.js";
 import { argNumber, argString, emit, latencySummary } from "./lib/bench-util.js";
 import { startSwarmdCluster } from "./lib/cluster.js";
@@ -114,7 +115,7 @@ async function drive(count: number, inFlight: number, call: (i: number) => Promi
 
 /**
  * The benchmark's client. `lean` (default) is the unary client on node:http2
- * (src/shared/unary-client.ts); `grpc-js` is grpc-js's, which spends about
+ * (scripts/lib/unary-client.ts); `grpc-js` is grpc-js's, which spends about
  * 240 µs of CPU per sequential call on this VM against the lean one's 130 —
  * more than a whole call costs a Go server, so with it the client, not the
  * server, dominates sequential figures. The quoted SwarmKit figures came from a

@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { formatHostPort, type NodeConfig } from "../../shared/config.js";
 import { CurrentTls } from "../../shared/current-tls.js";
 import type { IdentityData } from "../../shared/contracts/index.js";
-import { ControlService } from "../../shared/api/index.js";
+import { Metadata, type ServiceError } from "@grpc/grpc-js";
+import { ControlClient, ControlService } from "../../shared/api/index.js";
 import { SwarmError, errorMessage } from "../../shared/errors.js";
 import { MANAGER_ROLE } from "../../shared/pki/index.js";
 import type { WriteMethod, WriteRequest, WriteResponse } from "./controlapi/methods.js";
@@ -34,6 +35,16 @@ const log = getLogger("manager");
 /** A forwarded control write waits this long for the leader (SwarmKit's request timeout is similar). */
 const FORWARD_DEADLINE_MS = 25_000;
 
+/**
+ * Forwarded calls fail fast while the leader's channel is down (the caller
+ * retries; SwarmKit's raft proxy does the same). This code used to pass
+ * `waitForReady` in the call options, which grpc-js ignores (it reads it from
+ * the metadata's options): the fail-fast behaviour is the one every test and
+ * chaos run has exercised, so it is kept, explicitly.
+ */
+function forwardMetadata(): Metadata {
+  return new Metadata({ waitForReady: false });
+}
 /** How long a manager that just joined raft waits to catch up before serving its control API. */
 const JOIN_CATCH_UP_MS = 10_000;
 
@@ -257,10 +268,20 @@ export class Manager {
    * the method's codec around this one path.
    */
   private forwardControlRaw(method: WriteMethod, request: Buffer): Promise<Buffer> {
-    const link = this.leaderConn.unaryClient();
+    const link = this.leaderConn.client(ControlClient);
     if (!link) return Promise.reject(new SwarmError("UNAVAILABLE", NO_LEADER));
-    // Fails fast (UNAVAILABLE) when the leader cannot be reached: the caller retries, not us.
-    return link.client.call(ControlService[method].path, request, { timeoutMs: FORWARD_DEADLINE_MS });
+    const raw = (b: Buffer): Buffer => b;
+    return new Promise((resolve, reject) => {
+      link.client.makeUnaryRequest(
+        ControlService[method].path,
+        raw,
+        raw,
+        request,
+        forwardMetadata(),
+        { deadline: Date.now() + FORWARD_DEADLINE_MS },
+        (err: ServiceError | null, res?: Buffer) => (err ? reject(err) : resolve(res!)),
+      );
+    });
   }
 
   private async forwardControl<M extends WriteMethod>(method: M, request: WriteRequest<M>): Promise<WriteResponse<M>> {

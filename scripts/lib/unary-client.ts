@@ -1,9 +1,9 @@
-// A gRPC client for unary calls only, straight on node:http2: one
-// length-prefixed message out, one back, the status from the trailers (or
-// from a trailers-only answer). grpc-js's client spends about twice this CPU
-// per call on its resolver, load balancer, retry and interceptor layers,
-// which matter for a long-lived service channel but not for calls over one
-// known connection (the control socket). It reconnects lazily: a call after
+// A gRPC client for unary calls only, straight on node:http2, for the
+// benchmarks (swarmd and swarmctl use grpc-js): one length-prefixed message
+// out, one back, the status from the trailers (or from a trailers-only
+// answer). grpc-js's client spends about twice this CPU per call on its
+// resolver, load balancer, retry and interceptor layers; in a benchmark that
+// is the client's cost, not the server's. It reconnects lazily: a call after
 // the connection dropped dials again; calls in flight when it drops fail
 // with UNAVAILABLE.
 import { connect as connectHttp2, constants as h2, type ClientHttp2Session, type IncomingHttpHeaders } from "node:http2";

@@ -1,17 +1,17 @@
-// UnaryGrpcClient (src/shared/unary-client.ts) over real TLS against three
-// kinds of server: grpc-js's Server (the reference implementation), our own
-// UnaryGrpcServer (the control socket's), and a raw node:http2 server for the
-// answers neither produces (HTTP errors without a gRPC status, compressed
-// responses, garbage). Then ControlUnaryClient against the real control
-// server, checked against grpc-js's client on the same socket.
+// The benchmarks' UnaryGrpcClient (scripts/lib/unary-client.ts) over real TLS
+// against grpc-js's Server (the reference implementation) and a raw
+// node:http2 server for the answers grpc-js does not produce (HTTP errors
+// without a gRPC status, compressed responses, garbage). Then
+// ControlUnaryClient against the real control server, checked against
+// grpc-js's client on the same socket.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createSecureServer, type Http2SecureServer, type ServerHttp2Stream, type IncomingHttpHeaders } from "node:http2";
-import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
+import { createServer as createNetServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket } from "node:tls";
+import { connect as tlsConnect } from "node:tls";
 import { deflateSync, gzipSync } from "node:zlib";
 import {
   Client,
@@ -24,11 +24,8 @@ import {
   type ServerUnaryCall,
   type ServiceError,
 } from "@grpc/grpc-js";
-import { SwarmError } from "../../src/shared/errors.js";
-import { ControlUnaryClient } from "../../src/shared/control-client.js";
-import { UnaryCallError, UnaryGrpcClient, type UnaryClientOptions } from "../../src/shared/unary-client.js";
-import { toStatus } from "../../src/workers/manager/controlapi/errors.js";
-import { UnaryGrpcServer } from "../../src/workers/manager/controlapi/unary-server.js";
+import { ControlUnaryClient } from "../../scripts/lib/control-unary-client.js";
+import { UnaryCallError, UnaryGrpcClient, type UnaryClientOptions } from "../../scripts/lib/unary-client.js";
 import { rpc, startHarness, tlsMaterial } from "../controlapi/harness.js";
 
 const ECHO = "/test.Fixture/Echo";
@@ -168,51 +165,7 @@ async function startGrpcJs(socketPath: string, gate: Gate): Promise<Fixture> {
   };
 }
 
-async function startOurs(socketPath: string, gate: Gate): Promise<Fixture> {
-  await rm(socketPath, { force: true });
-  const server = new UnaryGrpcServer({ maxReceiveBytes: 4 * 1024 * 1024, maxSendBytes: 8 * 1024 * 1024, toStatus });
-  const method = (name: string, handle: (req: Buffer) => Promise<Buffer>) => ({
-    name,
-    decode: (b: Buffer) => b,
-    encode: (res: unknown) => res as Buffer,
-    handle: (req: unknown) => handle(req as Buffer),
-  });
-  server.addMethod(ECHO, method("Echo", (req) => Promise.resolve(req)));
-  server.addMethod(FAIL, method("Fail", (req) => Promise.reject(new SwarmError("NOT_FOUND", req.toString("utf8")))));
-  server.addMethod(SIZED, method("Sized", (req) => Promise.resolve(Buffer.alloc(req.readUInt32BE(0), 7))));
-  server.addMethod(SLOW, method("Slow", (req) => gate.wait().then(() => req)));
-  // As server.ts wires the control socket: TLS terminated in front, the HTTP/2 handed over per connection.
-  const terminator = createTlsServer({ cert, key, ALPNProtocols: ["h2"] });
-  terminator.on("tlsClientError", (_err, s: TLSSocket) => s.destroy());
-  terminator.on("secureConnection", (s: TLSSocket) => {
-    s.on("error", () => undefined);
-    server.accept(s);
-  });
-  const sockets = new Set<Socket>();
-  const listener: NetServer = createNetServer((socket) => {
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
-    socket.on("error", () => undefined);
-    terminator.emit("connection", socket);
-  });
-  await new Promise<void>((resolve, reject) => {
-    listener.once("error", reject);
-    listener.listen(socketPath, resolve);
-  });
-  return {
-    async stop() {
-      listener.close();
-      gate.release();
-      await server.close(0);
-      for (const s of sockets) s.destroy();
-    },
-  };
-}
-
-const KINDS = [
-  { kind: "grpc-js Server", start: startGrpcJs },
-  { kind: "UnaryGrpcServer", start: startOurs },
-] as const;
+const KINDS = [{ kind: "grpc-js Server", start: startGrpcJs }] as const;
 
 for (const { kind, start } of KINDS) {
   describe(`against ${kind}`, () => {
