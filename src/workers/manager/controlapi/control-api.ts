@@ -83,8 +83,6 @@ const UNIMPLEMENTED_METHODS = [
   "removeVolume",
 ] as const;
 
-const IMPLEMENTED: ReadonlySet<string> = new Set<string>(Object.keys(HANDLERS));
-
 export interface ControlApiOptions {
   /** Clock for update statuses and blacklist expiry (default: Date). */
   now?: () => Date;
@@ -129,32 +127,25 @@ export class ControlApi {
     return await this.backend.forward(method, request);
   }
 
-  /**
-   * A call off the wire, by method name: answered, or refused with the
-   * failure logged (an internal one as an error). Both servers of Control
-   * (the control socket, the remote API) go through here.
-   */
-  serveWire(method: string, request: unknown): Promise<unknown> {
-    if (!IMPLEMENTED.has(method)) {
-      return Promise.reject(new SwarmError("UNIMPLEMENTED", `Control.${method} is not implemented by this manager`));
-    }
-    return this.serve(method as ImplementedMethod, request).catch((err: unknown) => {
-      const s = toStatus(err, method);
-      if (s.code === Status.INTERNAL || s.code === Status.UNKNOWN) log.error({ method, err }, "control API call failed");
-      else log.debug({ method, code: s.code, details: s.details }, "control API call refused");
-      throw err;
-    });
-  }
-
   /** grpc-js handlers for ControlService. */
   handlers(): ControlServer {
     const out: Record<string, UntypedHandleCall> = {};
-    for (const method of [...READ_METHODS, ...WRITE_METHODS, ...UNIMPLEMENTED_METHODS]) {
+    for (const method of [...READ_METHODS, ...WRITE_METHODS]) {
       out[method] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-        this.serveWire(method, call.request).then(
+        this.serve(method, call.request).then(
           (response) => callback(null, response),
-          (err: unknown) => callback(toServiceError(err, method)),
+          (err: unknown) => {
+            const s = toStatus(err, method);
+            if (s.code === Status.INTERNAL || s.code === Status.UNKNOWN) log.error({ method, err }, "control API call failed");
+            else log.debug({ method, code: s.code, details: s.details }, "control API call refused");
+            callback(toServiceError(err, method));
+          },
         );
+      };
+    }
+    for (const method of UNIMPLEMENTED_METHODS) {
+      out[method] = (_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+        callback(toServiceError(new SwarmError("UNIMPLEMENTED", `Control.${method} is not implemented by this manager`), method));
       };
     }
     return out as unknown as ControlServer;
