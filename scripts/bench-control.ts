@@ -147,12 +147,16 @@ async function benchOne(client: BenchClient, system: System, label: Label, inFli
   const prefix = system === "swarmkit" ? "swarmkit_control" : "control";
   const tag = system === "swarmkit" ? "g" : "b";
   const ids: string[] = [];
+  const cpu0 = process.cpuUsage();
   const creates = await drive(COUNT, inFlight, async (i) => {
     const res = await client.call("createService", createReq(`${tag}-${label}-${inFlight}-${i}`));
     ids.push(res.service!.id);
   });
+  const cpu = process.cpuUsage(cpu0);
   const common = { system, ...details, in_flight: inFlight, cluster: label, client: CLIENT };
-  emit(`${prefix}_create_service_${label}_${inFlight}_in_flight`, COUNT / creates.secs, "creates/s", { ...common, calls: COUNT, latency_ms: latencySummary(creates.lat) });
+  // The client's own CPU per call (this process): what --client changes, the same for both systems.
+  const clientCpu = Math.round((cpu.user + cpu.system) / COUNT);
+  emit(`${prefix}_create_service_${label}_${inFlight}_in_flight`, COUNT / creates.secs, "creates/s", { ...common, calls: COUNT, client_cpu_us_per_call: clientCpu, latency_ms: latencySummary(creates.lat) });
   const removes = await drive(ids.length, inFlight, (i) => client.call("removeService", RemoveServiceRequest.fromPartial({ serviceId: ids[i]! })));
   emit(`${prefix}_remove_service_${label}_${inFlight}_in_flight`, ids.length / removes.secs, "removes/s", { ...common, calls: ids.length, latency_ms: latencySummary(removes.lat) });
   measured[system][key(label, inFlight)] = { creates: COUNT / creates.secs, removes: ids.length / removes.secs };

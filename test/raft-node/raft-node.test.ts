@@ -8,6 +8,9 @@ import { MemoryStore, update, type Tx } from "../../src/workers/manager/store/in
 import { Cluster, Service } from "../../src/shared/api/index.js";
 import { newId } from "../../src/shared/ids.js";
 
+/** Nodes a test opened: withDir stops what a failing test left running (its ticker would keep the file from exiting). */
+const opened = new Set<RaftNode>();
+
 async function openNode(dir: string, extra: Partial<Parameters<typeof RaftNode.open>[0]> = {}) {
   const store = new MemoryStore();
   const node = await RaftNode.open({
@@ -20,6 +23,7 @@ async function openNode(dir: string, extra: Partial<Parameters<typeof RaftNode.o
     store,
     ...extra,
   });
+  opened.add(node);
   const leader = new Promise<void>((resolve) => node.onLeadership((l) => l && resolve()));
   node.start();
   await leader;
@@ -36,6 +40,8 @@ async function withDir(fn: (dir: string) => Promise<void>) {
   try {
     await fn(join(dir, "raft"));
   } finally {
+    for (const node of opened) await node.stop().catch(() => undefined);
+    opened.clear();
     await rm(dir, { recursive: true, force: true });
   }
 }
@@ -147,8 +153,16 @@ test("without fixed options the cluster object's spec.raft sets the snapshot int
     const cluster = store.get("cluster", clusterId)!;
     await update(store, node, (tx) => tx.update("cluster", { ...cluster, spec: { ...cluster.spec!, raft: { ...cluster.spec!.raft!, snapshotInterval: 30 } } }));
     for (let i = 0; i < 200; i++) await update(store, node, createService(`on${i}`));
-    await settleSnapshots();
+    await waitFor(async () => (await readdir(join(dir, "snap"))).length >= 1);
     assert.ok((await readdir(join(dir, "snap"))).length >= 1, "cluster update set a 30-entry interval: snapshots are taken");
+    // Back to 0 while snapshots are being taken: none after that (200 entries would give several at 30).
+    await settleSnapshots();
+    const taken = await readdir(join(dir, "snap"));
+    const current = store.get("cluster", clusterId)!;
+    await update(store, node, (tx) => tx.update("cluster", { ...current, spec: { ...current.spec!, raft: { ...current.spec!.raft!, snapshotInterval: 0 } } }));
+    for (let i = 0; i < 200; i++) await update(store, node, createService(`off-again${i}`));
+    await settleSnapshots();
+    assert.deepEqual(await readdir(join(dir, "snap")), taken, "an interval set back to 0 stops periodic snapshots");
     const before = store.save();
     await node.stop();
     const again = await openNode(dir, { segmentSize: 16 * 1024 });
@@ -160,4 +174,9 @@ test("without fixed options the cluster object's spec.raft sets the snapshot int
 /** Snapshots are encoded and saved beside the loop: give them a moment. */
 function settleSnapshots(): Promise<void> {
   return new Promise((r) => setTimeout(r, 100));
+}
+
+async function waitFor(cond: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond()) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
 }

@@ -18,7 +18,6 @@ import { DEFAULT_CLUSTER_NAME, update, type MemoryStore, type Proposer } from ".
 
 const log = getLogger("bootstrap");
 
-export { DEFAULT_CLUSTER_NAME };
 const NODE_CERT_EXPIRY_MS = 2160 * 3600 * 1000;
 const HEARTBEAT_PERIOD_MS = 5000;
 const TASK_HISTORY_RETENTION = 5;

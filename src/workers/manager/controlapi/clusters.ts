@@ -19,7 +19,6 @@ import { internal, invalid, notFound, unimplemented } from "./errors.js";
 import { filterContains, filterContainsPrefix, filterMatchLabels } from "./filters.js";
 import { durationMs } from "./validate-common.js";
 
-export { DEFAULT_CLUSTER_NAME };
 /** A removed node's certificate stays refused this long past its expiry. */
 export const EXPIRED_CERT_GRACE_MS = 7 * 24 * 3600 * 1000;
 /** What SwarmKit's responses show when the cluster has none set (libnetwork defaults). */

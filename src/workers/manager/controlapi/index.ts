@@ -15,6 +15,7 @@ export {
 } from "./methods.js";
 export { NO_LEADER_TEXT, toStatus } from "./errors.js";
 export { withSafeDecoders } from "./request-decode.js";
-export { redactCluster, DEFAULT_CLUSTER_NAME } from "./clusters.js";
+export { redactCluster } from "./clusters.js";
+export { DEFAULT_CLUSTER_NAME } from "../store/index.js";
 export { redactSecret, MAX_SECRET_SIZE, MAX_CONFIG_SIZE } from "./secrets.js";
 export { MAX_REPLICAS } from "./validate-service.js";

@@ -14,7 +14,8 @@ import { tryUpdate, writeInBatches } from "./batch-writer.js";
 import { isTaskDirty } from "../../../shared/task-dirty.js";
 import { setServiceTasksRemove } from "./replicated.js";
 import type { RestartSupervisor } from "./restart-supervisor.js";
-import { DEFAULT_CLUSTER_NAME, isGlobalService, isTerminated, newTask, restartPolicyOf, withDesiredState } from "./task.js";
+import { DEFAULT_CLUSTER_NAME } from "../store/index.js";
+import { isGlobalService, isTerminated, newTask, restartPolicyOf, withDesiredState } from "./task.js";
 import { UpdateSupervisor, type Slot } from "./updater.js";
 import { ServiceOrchestrator, type OrchestratorOptions } from "./service-orchestrator.js";
 

@@ -8,12 +8,11 @@
 // first, then services, as SwarmKit's tickTasks/tickServices.
 import { TaskState, type Cluster, type Node, type Service, type Task } from "../../../shared/api/index.js";
 import { getLogger } from "../../../shared/logging.js";
-import type { Batch, ChangeEvent, MemoryStore, Proposer, ReadTx, Tx } from "../store/index.js";
+import { DEFAULT_CLUSTER_NAME, type Batch, type ChangeEvent, type MemoryStore, type Proposer, type ReadTx, type Tx } from "../store/index.js";
 import { tryUpdate, writeInBatches } from "./batch-writer.js";
 import type { RestartSupervisor } from "./restart-supervisor.js";
 import { UpdateSupervisor, type Slot } from "./updater.js";
 import {
-  DEFAULT_CLUSTER_NAME,
   isInvalidNode,
   isReplicatedService,
   isTerminated,

@@ -9,7 +9,8 @@ import { TaskState, type Cluster, type Task } from "../../../shared/api/index.js
 import { getLogger } from "../../../shared/logging.js";
 import type { ChangeEvent, MemoryStore, Proposer, ReadTx } from "../store/index.js";
 import { writeChunked } from "./batch-writer.js";
-import { DEFAULT_CLUSTER_NAME, restartPolicyOf, retentionLimit, stateOf } from "./task.js";
+import { DEFAULT_CLUSTER_NAME } from "../store/index.js";
+import { restartPolicyOf, retentionLimit, stateOf } from "./task.js";
 import { WatchLoop } from "./watch-loop.js";
 
 const log = getLogger("taskreaper");

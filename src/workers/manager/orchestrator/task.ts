@@ -14,12 +14,10 @@ import {
   type Service,
 } from "../../../shared/api/index.js";
 import { newId } from "../../../shared/ids.js";
-import { DEFAULT_CLUSTER_NAME } from "../store/index.js";
 
 /** SwarmKit's api/defaults: restart on any exit after 5 s, unlimited attempts. */
 export const DEFAULT_RESTART_DELAY_MS = 5000;
 export const DEFAULT_TASK_HISTORY_RETENTION = 5;
-export { DEFAULT_CLUSTER_NAME };
 
 export function isReplicatedService(s: Service | undefined): boolean {
   return s?.spec?.mode?.$case === "replicated";

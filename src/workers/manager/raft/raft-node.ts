@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { RaftMemberStatus_Reachability, Snapshot as ApiSnapshot, Snapshot_Version, type RaftMember } from "../../../shared/api/index.js";
 import { SwarmError } from "../../../shared/errors.js";
 import { getLogger } from "../../../shared/logging.js";
-import { DEFAULT_CLUSTER_NAME, type MemoryStore, type Proposer, type StoreAction } from "../store/index.js";
+import { DEFAULT_CLUSTER_NAME, type MemoryStore, type Proposer, type StoreAction, type Watcher } from "../store/index.js";
 import { encodeRaftRequest, fromWireSnapshot, toWireSnapshot, withRequestId } from "../store/codec.js";
 import {
   ConfChangeType,
@@ -37,9 +37,6 @@ const log = getLogger("raft");
 /** SwarmKit's defaults (manager/state/raft/raft.go, api DefaultRaftConfig). */
 export const SNAPSHOT_INTERVAL = 10_000;
 export const LOG_ENTRIES_FOR_SLOW_FOLLOWERS = 500;
-/** How many applied entries may pass before the cluster's raft settings are read again (raftConfig()). */
-export const CLUSTER_RAFT_RECHECK = 64;
-
 interface ClusterRaftConfig {
   snapshotInterval: number;
   logEntriesForSlowFollowers: number;
@@ -160,9 +157,10 @@ export class RaftNode implements Proposer {
   private confWaiter: { index: number; term: number; waiter: Waiter } | undefined;
   /** The snapshot being encoded and saved beside the loop, if any. */
   private snapshotTask: Promise<void> | undefined;
-  /** The raft settings in force (options, else the cluster's as last read; see raftConfig()), and the applied index they were read at. */
+  /** The raft settings in force (options, else the cluster's as last read; see raftConfig()). */
   private raftSettings: ClusterRaftConfig = { snapshotInterval: SNAPSHOT_INTERVAL, logEntriesForSlowFollowers: LOG_ENTRIES_FOR_SLOW_FOLLOWERS };
-  private clusterRaftReadAt = -Infinity;
+  /** Cluster changes since raftSettings were read: any queued event (or a closed watcher) means read again. */
+  private clusterWatch: Watcher | undefined;
 
   private constructor(
     private readonly opts: RaftNodeOptions,
@@ -486,6 +484,7 @@ export class RaftNode implements Proposer {
     this.stopped = true;
     if (this.ticker) clearInterval(this.ticker);
     if (this.heldTimer) clearTimeout(this.heldTimer);
+    this.clusterWatch?.close();
     await this.processing;
     await this.snapshotTask;
     this.rejectWaiters(new SwarmError("UNAVAILABLE", "raft: node is stopping"));
@@ -695,14 +694,18 @@ export class RaftNode implements Proposer {
   /**
    * Snapshot interval and catch-up entries: fixed by the options, else the
    * cluster object's spec.raft (SwarmKit reads it the same way, so
-   * `cluster update` changes them on every manager). Re-read at most every
-   * CLUSTER_RAFT_RECHECK applied entries: a lookup per Ready would cost more
-   * than the rest of maybeSnapshot.
+   * `cluster update` changes them on every manager). Read again only when a
+   * watch on the cluster object has seen a change (the store queues it during
+   * apply, so the next Ready already uses it): a lookup per Ready would cost
+   * more than the rest of maybeSnapshot.
    */
   private raftConfig(): ClusterRaftConfig {
-    if (this.applied - this.clusterRaftReadAt >= CLUSTER_RAFT_RECHECK) {
-      this.clusterRaftReadAt = this.applied;
-      const raft = this.opts.store.find("cluster", { names: [DEFAULT_CLUSTER_NAME] })[0]?.spec?.raft;
+    const w = this.clusterWatch;
+    if (w === undefined || w.pending > 0 || w.closed) {
+      w?.close();
+      // Watch first, then read: a change applied after the read is caught next time.
+      this.clusterWatch = this.opts.store.watch({ kinds: ["cluster"] });
+      const raft = this.opts.store.view((tx) => tx.byName("cluster", DEFAULT_CLUSTER_NAME))?.spec?.raft;
       const cur = this.raftSettings;
       this.raftSettings = {
         snapshotInterval: this.opts.snapshotInterval ?? raft?.snapshotInterval ?? cur.snapshotInterval,

@@ -12,10 +12,10 @@ export interface StoreObject {
   meta?: Meta | undefined;
 }
 
-/** The kinds, in the order SwarmKit's StoreSnapshot lists them. */
 /** The one cluster object's name (SwarmKit's store.DefaultClusterName). */
 export const DEFAULT_CLUSTER_NAME = "default";
 
+/** The kinds, in the order SwarmKit's StoreSnapshot lists them. */
 export const KINDS = ["node", "service", "network", "task", "cluster", "secret", "config"] as const;
 export type Kind = (typeof KINDS)[number];
 

@@ -42,7 +42,7 @@ function snapshotHeader(s: Snapshot): Buffer {
   return buf;
 }
 
-/** A snapshot file's bytes, in one buffer. */
+/** A snapshot file's bytes in one buffer: what writeSnapshotFile writes in two pieces (tests and tools compare against it). */
 export function encodeSnapshot(s: Snapshot): Buffer {
   const buf = Buffer.concat([snapshotHeader(s), s.data]);
   buf.writeUInt32LE(crc32c(buf, 12), 8);
