@@ -152,7 +152,7 @@ export async function requestJoin(opts: JoinOptions): Promise<JoinResult> {
 
     let delay = 100;
     for (;;) {
-      if (left() <= 0) throw joinError(joinAddr, `no certificate was issued within ${Math.round(timeoutMs / 1000)} s`, "DEADLINE_EXCEEDED");
+      if (left() <= 0) throw joinError(joinAddr, `the join was accepted but no certificate was issued within ${Math.round(timeoutMs / 1000)} s; the leader's log says why its CA is not signing`, "DEADLINE_EXCEEDED");
       let st: NodeCertificateStatusResponse;
       try {
         st = await unaryCall<NodeCertificateStatusResponse>((cb) =>

@@ -25,6 +25,7 @@ import { createManagerDispatcher, type ManagerDispatcher } from "./dispatcher/in
 import { createOrchestration } from "./orchestrator/index.js";
 import type { LocalDispatcherApi } from "../../shared/contracts/index.js";
 import { RaftNode, type JoinInfo } from "./raft/raft-node.js";
+import { LeaderComponents, type LeaderComponent } from "./leader-components.js";
 import { RoleManager } from "./role-manager.js";
 import { RaftNetwork } from "./raft/transport/index.js";
 import { requestCaller, type RemoteApiServer } from "./remoteapi/index.js";
@@ -48,13 +49,6 @@ function forwardMetadata(): Metadata {
 /** How long a manager that just joined raft waits to catch up before serving its control API. */
 const JOIN_CATCH_UP_MS = 10_000;
 
-/** Something only the leader runs (orchestrators, scheduler, dispatcher, CA signer…). */
-export interface LeaderComponent {
-  readonly name: string;
-  start(): Promise<void> | void;
-  stop(): Promise<void> | void;
-}
-
 export interface ManagerOptions {
   config: NodeConfig;
   identity: IdentityData;
@@ -76,7 +70,7 @@ export class Manager {
   readonly store = new MemoryStore();
   private raft!: RaftNode;
   private control: RunningControlServer | undefined;
-  private readonly leaderComponents: LeaderComponent[] = [];
+  private readonly leaderComponents = new LeaderComponents({ log });
   private leading = false;
   /** Leadership changes are handled one at a time, in order. */
   private transitions: Promise<void> = Promise.resolve();
@@ -114,10 +108,7 @@ export class Manager {
 
   /** Register a leader-only component; started at once if this manager already leads. */
   addLeaderComponent(c: LeaderComponent): void {
-    this.leaderComponents.push(c);
-    if (this.leading) {
-      this.transitions = this.transitions.then(() => this.startComponent(c));
-    }
+    this.leaderComponents.add(c);
   }
 
   /** Raft members with this manager's view of leadership and reachability. */
@@ -389,29 +380,14 @@ export class Manager {
     } catch (err) {
       log.warn({ err: errorMessage(err) }, "could not write the cluster's bootstrap objects");
     }
-    for (const c of this.leaderComponents) await this.startComponent(c);
+    await this.leaderComponents.startAll();
     log.info("leadership changed: this manager is the leader");
-  }
-
-  private async startComponent(c: LeaderComponent): Promise<void> {
-    if (!this.leading) return;
-    try {
-      await c.start();
-    } catch (err) {
-      log.error({ component: c.name, err: errorMessage(err) }, "leader component failed to start");
-    }
   }
 
   private async becomeFollower(): Promise<void> {
     if (!this.leading) return;
     this.leading = false;
-    for (const c of [...this.leaderComponents].reverse()) {
-      try {
-        await c.stop();
-      } catch (err) {
-        log.warn({ component: c.name, err: errorMessage(err) }, "leader component failed to stop");
-      }
-    }
+    await this.leaderComponents.stopAll();
     log.info("leadership changed: this manager is a follower");
   }
 

@@ -5,19 +5,13 @@ import { Piscina } from "piscina";
 import { SwarmError, deserializeError } from "../../../shared/errors.js";
 import { getLogger } from "../../../shared/logging.js";
 import type { SignRequest } from "../../../shared/pki/sign-node-cert.js";
+import { signerExecArgv } from "./signer-exec-argv.js";
 import type { SignResult } from "./sign-worker.js";
 
 const log = getLogger("ca/signer-pool");
 
-// piscina loads a task module with require() first and import() if that fails.
-// On Node 20.19+ require() of ESM is enabled, and that mix once crashed a
-// thread's start ("Unexpected status of a module that is imported again after
-// being required"). Turning require(esm) off in the signing threads leaves
-// import() as the only loader.
-const NO_REQUIRE_ESM = "--no-experimental-require-module";
-const workerExecArgv = process.allowedNodeEnvironmentFlags.has(NO_REQUIRE_ESM)
-  ? [...process.execArgv.filter((a) => !/^--(no-)?experimental-require-module$/.test(a)), NO_REQUIRE_ESM]
-  : undefined;
+/** Worked out once per process (it may start a probe thread). */
+let execArgvMemo: { argv: string[] | undefined } | undefined;
 
 export interface SignerPoolOptions {
   /** Signing threads; default min(2, cores). */
@@ -52,13 +46,15 @@ export class SignerPool {
   async start(): Promise<void> {
     if (this.pool) return;
     // The compiled task module sits next to this file (dist/ or build/).
+    execArgvMemo ??= { argv: signerExecArgv() };
+    const execArgv = execArgvMemo.argv;
     const pool = new Piscina({
       filename: new URL("./sign-worker.js", import.meta.url).href,
       minThreads: this.opts.threads,
       maxThreads: this.opts.threads,
       maxQueue: this.opts.maxQueue,
       idleTimeout: this.opts.idleTimeoutMs,
-      ...(workerExecArgv ? { execArgv: workerExecArgv } : {}),
+      ...(execArgv ? { execArgv } : {}),
     });
     this.pool = pool;
     try {
