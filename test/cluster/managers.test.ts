@@ -70,6 +70,11 @@ test("three swarmd managers form one raft group and survive kill -9 of the leade
     assert.equal(followers.length, 2);
     for (const [i, f] of followers.entries()) await createService(f.client, `via-follower-${i}`);
     assert.deepEqual(await services(m1.client), ["before", "via-follower-0", "via-follower-1"]);
+    // …on the followers' ControlForwarder streams, not one call per write.
+    for (const f of followers) {
+      assert.match(f.proc.stderr(), /forwarding control writes to the leader on one stream/);
+      assert.doesNotMatch(f.proc.stderr(), /forwarding one call per write/);
+    }
 
     m1.proc.child.kill("SIGKILL");
     await m1.proc.exited;

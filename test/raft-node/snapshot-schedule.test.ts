@@ -3,11 +3,12 @@ import assert from "node:assert/strict";
 import { snapshotDue, snapshotPhase } from "../../src/workers/manager/raft/snapshot-schedule.js";
 
 /** Applies entries one by one from `start`, snapshotting whenever one is due; returns the snapshot indices. */
-function run(raftId: number, interval: number, start: number, upTo: number): number[] {
+function run(raftId: number, interval: number, start: number, upTo: number, members: readonly number[] = [raftId]): number[] {
   const taken: number[] = [];
   let last = start;
+  const phase = snapshotPhase(raftId, members, interval);
   for (let applied = start + 1; applied <= upTo; applied++) {
-    if (snapshotDue(applied, last, interval, raftId)) {
+    if (snapshotDue(applied, last, interval, phase)) {
       taken.push(applied);
       last = applied;
     }
@@ -22,9 +23,10 @@ test("an interval of 0 or less takes no snapshot", () => {
 
 test("each member snapshots exactly every interval, at indices of its own phase", () => {
   const interval = 10_000;
-  for (const raftId of [1, 7, 4_999, 9_999, 10_000, 123_456_789, 2 ** 52 + 17]) {
-    const taken = run(raftId, interval, 0, 100_000);
-    const phase = snapshotPhase(raftId, interval);
+  const members = [1, 7, 4_999, 9_999, 10_000, 123_456_789, 2 ** 52 + 17];
+  for (const raftId of members) {
+    const taken = run(raftId, interval, 0, 100_000, members);
+    const phase = snapshotPhase(raftId, members, interval);
     assert.ok(taken.length >= 9, `${raftId}: ${taken.length} snapshots`);
     assert.ok(taken[0]! >= interval / 2 && taken[0]! <= 1.5 * interval, `${raftId}: first at ${taken[0]}`);
     for (let i = 1; i < taken.length; i++) assert.equal(taken[i]! - taken[i - 1]!, interval, `${raftId}: gap before ${taken[i]}`);
@@ -32,15 +34,21 @@ test("each member snapshots exactly every interval, at indices of its own phase"
   }
 });
 
-test("managers with different phases never snapshot at the same index", () => {
+test("members' phases are spread evenly over the interval by rank, whatever their raft IDs", () => {
   const interval = 10_000;
-  const ids = [1_001, 4_002, 7_003];
-  const sets = ids.map((id) => new Set(run(id, interval, 0, 200_000)));
-  for (let a = 0; a < sets.length; a++) {
-    for (let b = a + 1; b < sets.length; b++) {
-      for (const i of sets[a]!) assert.ok(!sets[b]!.has(i), `members ${ids[a]} and ${ids[b]} both snapshot at ${i}`);
-    }
+  // Raft IDs that collide mod the interval, and ones a few entries apart: the raft-ID phase put these together.
+  for (const ids of [[1_001, 11_001, 21_001], [5, 9, 10_003], [2 ** 52 + 1, 3, 2 ** 40]]) {
+    const phases = ids.map((id) => snapshotPhase(id, ids, interval)).sort((a, b) => a - b);
+    assert.deepEqual(phases, [0, 3_333, 6_666], `${ids.join(",")}`);
+    const sets = ids.map((id) => run(id, interval, 0, 200_000, ids));
+    // Any two members' snapshots are at least a third of an interval apart.
+    const all = sets.flat().sort((a, b) => a - b);
+    for (let i = 1; i < all.length; i++) assert.ok(all[i]! - all[i - 1]! >= 3_333, `snapshots at ${all[i - 1]} and ${all[i]}`);
   }
+  // A member list with the member missing (not applied yet) still gives a phase in range.
+  const p = snapshotPhase(123_457, [1, 2], interval);
+  assert.ok(p >= 0 && p < interval);
+  assert.equal(snapshotPhase(7, [7], 0), 0);
 });
 
 test("after a snapshot from anywhere (the leader's, or one before a restart), the next comes within half to one and a half intervals", () => {

@@ -15,6 +15,8 @@ export * from "./gen/api/raft.js";
 export * from "./gen/api/health.js";
 export * from "./gen/api/snapshot.js";
 export * as raftpb from "./gen/raftpb/raft.js";
+// swarmkit-ts's own manager-to-manager service (not SwarmKit's wire API).
+export * from "./gen/swarmkit_ts/forward.js";
 export { Duration } from "./gen/google/protobuf/duration.js";
 export { Any } from "./gen/google/protobuf/any.js";
 

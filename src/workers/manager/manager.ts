@@ -8,7 +8,7 @@ import { formatHostPort, type NodeConfig } from "../../shared/config.js";
 import { CurrentTls } from "../../shared/current-tls.js";
 import type { IdentityData } from "../../shared/contracts/index.js";
 import { Metadata, type ServiceError } from "@grpc/grpc-js";
-import { ControlClient, ControlService } from "../../shared/api/index.js";
+import { ControlClient, ControlForwarderService, ControlService } from "../../shared/api/index.js";
 import { SwarmError, errorMessage } from "../../shared/errors.js";
 import { MANAGER_ROLE } from "../../shared/pki/index.js";
 import type { WriteMethod, WriteRequest, WriteResponse } from "./controlapi/methods.js";
@@ -17,6 +17,8 @@ import { NO_LEADER } from "./raft/raft-node.js";
 import { getLogger } from "../../shared/logging.js";
 import { bootstrapClusterObjects } from "./bootstrap.js";
 import { startControlServer, withSafeDecoders, type RunningControlServer } from "./controlapi/index.js";
+import { controlForwarderHandlers } from "./controlapi/forward-service.js";
+import { WriteForwarder } from "./write-forwarder.js";
 import type { RaftMemberInfo } from "./controlapi/backend.js";
 import { CaServer, GrpcLeaderLink, SignerPool, SigningLoop } from "./ca/index.js";
 import { issueNodeCertificate, nodeCertificateStatus } from "./ca/issuance.js";
@@ -28,7 +30,7 @@ import { RaftNode, type JoinInfo } from "./raft/raft-node.js";
 import { LeaderComponents, type LeaderComponent } from "./leader-components.js";
 import { RoleManager } from "./role-manager.js";
 import { RaftNetwork } from "./raft/transport/index.js";
-import { requestCaller, type RemoteApiServer } from "./remoteapi/index.js";
+import { requestCaller, storeClusterView, type RemoteApiServer } from "./remoteapi/index.js";
 import { MemoryStore } from "./store/index.js";
 
 const log = getLogger("manager");
@@ -79,12 +81,17 @@ export class Manager {
   private dispatcher: ManagerDispatcher | undefined;
   private readonly tls: CurrentTls;
   private readonly leaderConn: LeaderConnection;
+  private readonly writeForwarder: WriteForwarder;
   private raftNet: RaftNetwork | undefined;
   private readonly removedListeners: Array<() => void> = [];
 
   private constructor(private readonly opts: ManagerOptions) {
     this.tls = opts.tls ?? opts.remote?.tls ?? new CurrentTls(opts.identity.tls);
     this.leaderConn = new LeaderConnection(() => this.leaderRemoteAddr(), this.tls);
+    this.writeForwarder = new WriteForwarder(this.leaderConn, {
+      deadlineMs: FORWARD_DEADLINE_MS,
+      perCall: (method, request) => this.forwardControlPerCall(method, request),
+    });
   }
 
   static async start(opts: ManagerOptions): Promise<Manager> {
@@ -191,6 +198,13 @@ export class Manager {
     // The leader serves forwarded control writes on its remote API (managers only).
     // Safe decoders: a follower forwards its clients' bytes unchecked, so a malformed one is refused here, by name.
     this.opts.remote?.addService(withSafeDecoders(ControlService), this.control.api.handlers(), () => ({ roles: [MANAGER_ROLE] }));
+    // …and on one stream per follower (write-forwarder.ts says why); a node removed since it connected relays no more.
+    const cluster = storeClusterView(this.store, identity.clusterId);
+    const refusal = (call: Parameters<typeof requestCaller>[0]): string | undefined => {
+      const nodeId = requestCaller(call)?.nodeId;
+      return nodeId !== undefined && cluster.isRemoved(nodeId) ? `Permission denied: node ${nodeId} was removed from swarm` : undefined;
+    };
+    this.opts.remote?.addService(ControlForwarderService, controlForwarderHandlers(this.control.api, { refusal }), () => ({ roles: [MANAGER_ROLE] }));
     log.info({ nodeId: identity.nodeId, raftId: this.raft.raftId.toString(16), advertise: advertiseAddr }, "manager started");
   }
 
@@ -259,6 +273,11 @@ export class Manager {
    * the method's codec around this one path.
    */
   private forwardControlRaw(method: WriteMethod, request: Buffer): Promise<Buffer> {
+    return this.writeForwarder.forward(method, request);
+  }
+
+  /** The same, one Control call per write: for a leader that does not take them on a stream. */
+  private forwardControlPerCall(method: WriteMethod, request: Buffer): Promise<Buffer> {
     const link = this.leaderConn.client(ControlClient);
     if (!link) return Promise.reject(new SwarmError("UNAVAILABLE", NO_LEADER));
     const raw = (b: Buffer): Buffer => b;
@@ -401,6 +420,7 @@ export class Manager {
     await this.raft?.stop();
     this.leaderLink?.close();
     this.dispatcher?.close();
+    this.writeForwarder.close();
     this.leaderConn.close();
     log.info("manager stopped");
   }

@@ -3,8 +3,8 @@
 // writes run on the leader, are forwarded to it from a follower, and fail
 // fast with UNAVAILABLE when no manager leads. Methods we do not implement
 // answer UNIMPLEMENTED.
-import { status as Status, type sendUnaryData, type ServerUnaryCall, type UntypedHandleCall } from "@grpc/grpc-js";
-import type { ControlServer } from "../../../shared/api/index.js";
+import { status as Status, type MethodDefinition, type sendUnaryData, type ServerUnaryCall, type UntypedHandleCall } from "@grpc/grpc-js";
+import { ControlService, type ControlServer } from "../../../shared/api/index.js";
 import { SwarmError } from "../../../shared/errors.js";
 import { getLogger } from "../../../shared/logging.js";
 import type { ControlBackend } from "./backend.js";
@@ -22,12 +22,15 @@ import {
 } from "./methods.js";
 import * as networks from "./networks.js";
 import * as nodes from "./nodes.js";
-import { badRequestMessage, RawWrite } from "./request-decode.js";
+import { badRequestMessage, RawWrite, withRawWrites } from "./request-decode.js";
 import * as secrets from "./secrets.js";
 import * as services from "./services.js";
 import * as tasks from "./tasks.js";
 
 const log = getLogger("controlapi");
+
+/** Control's definition as the control socket serves it: writes undecoded, encoded answers passed through. */
+export const RAW_CONTROL = withRawWrites(ControlService, isWriteMethod);
 
 type Handler<M extends ImplementedMethod> = (
   ctx: HandlerContext,
@@ -107,6 +110,13 @@ export class ControlApi {
       return (await this.forward(method, request as MethodRequest<WriteMethod>)) as MethodResponse<M>;
     }
     return await HANDLERS[method](this.ctx, request);
+  }
+
+  /** A write a follower relayed (ControlForwarder): served as the same call on the control socket would be; the answer encoded. */
+  async relayed(method: WriteMethod, request: Buffer): Promise<Buffer> {
+    const def = RAW_CONTROL[method] as MethodDefinition<unknown, unknown>;
+    const response = await this.serve(method, def.requestDeserialize(request));
+    return def.responseSerialize(response);
   }
 
   /** A call off the wire: a RawWrite on a follower goes to the leader as bytes, anything else through call(). */

@@ -9,7 +9,6 @@ import { createServer, type Socket } from "node:net";
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from "node:tls";
 import { Server, ServerCredentials, status as Status } from "@grpc/grpc-js";
 import {
-  ControlService,
   HealthCheckResponse_ServingStatus,
   HealthService,
   type HealthCheckRequest,
@@ -19,11 +18,9 @@ import {
 import { SwarmError } from "../../../shared/errors.js";
 import { getLogger } from "../../../shared/logging.js";
 import type { ControlBackend } from "./backend.js";
-import { ControlApi, type ControlApiOptions } from "./control-api.js";
+import { ControlApi, RAW_CONTROL, type ControlApiOptions } from "./control-api.js";
 import { AuthorityRewritingStream } from "./h2-authority.js";
 import { isAcceptableAuthority } from "./hpack-authority.js";
-import { isWriteMethod } from "./methods.js";
-import { withRawWrites } from "./request-decode.js";
 
 const log = getLogger("controlapi");
 
@@ -116,7 +113,7 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Ru
     "grpc.enable_channelz": 0,
   });
   // Writes arrive undecoded: a follower forwards their bytes to the leader as they are.
-  server.addService(withRawWrites(ControlService, isWriteMethod), api.handlers());
+  server.addService(RAW_CONTROL, api.handlers());
   server.addService(HealthService, healthHandlers());
   // grpc-js does not bind the socket: we terminate TLS ourselves so that a
   // connection whose :authority nghttp2 would refuse (grpc-go sends the

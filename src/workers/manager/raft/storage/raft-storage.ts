@@ -223,9 +223,12 @@ export class RaftStorage {
     if (cur && (index < cur.index || (index === cur.index && term !== cur.term)))
       throw new SwarmError("FAILED_PRECONDITION", `snapshot at index ${index} (term ${term}) is older than the saved one at index ${cur.index} (term ${cur.term})`);
     if (cur && index === cur.index) return;
+    const t0 = performance.now();
     await writeSnapshotFile(this.snapDir, snap);
+    const t1 = performance.now();
     const marker = { index, term };
     await this.enqueue([{ kind: "marker", marker, record: snapshotMarkerRecord(marker) }]);
+    log.debug({ index, fileMs: Math.round(t1 - t0), markerMs: Math.round(performance.now() - t1) }, "saved snapshot");
     this.snapMarker = marker;
     this.terms.restore(index, term);
   }

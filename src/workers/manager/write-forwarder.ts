@@ -1,0 +1,159 @@
+// A follower's end of ControlForwarder (proto/swarmkit_ts/forward.proto):
+// control writes made on this manager go to the leader over one stream per
+// leader connection and are answered by id. Why a stream: a gRPC call per
+// write cost the follower and the leader a call's worth of grpc-js objects
+// each, which at 64 writes in flight were promoted out of the young
+// generation and paid for with old-generation pauses that stalled every
+// write. A leader that does not serve the stream (UNIMPLEMENTED) gets a call
+// per write, as before.
+import { Metadata, status as Status, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
+import { ControlForwarderClient, ControlService, type ForwardedResult, type ForwardedWrite } from "../../shared/api/index.js";
+import { SwarmError } from "../../shared/errors.js";
+import { getLogger } from "../../shared/logging.js";
+import type { WriteMethod } from "./controlapi/methods.js";
+import type { LeaderConnection } from "./leader-connection.js";
+import { NO_LEADER } from "./raft/raft-node.js";
+
+const log = getLogger("manager/forward");
+
+interface Pending {
+  resolve(response: Buffer): void;
+  reject(err: Error): void;
+  expires: number;
+  method: WriteMethod;
+  request: Buffer;
+}
+
+interface LeaderStream {
+  addr: string;
+  call: ClientDuplexStream<ForwardedWrite, ForwardedResult>;
+  pending: Map<number, Pending>;
+}
+
+export interface WriteForwarderOptions {
+  /** A forwarded write fails with DEADLINE_EXCEEDED after this long. */
+  deadlineMs: number;
+  /** A call per write, for a leader without the stream. */
+  perCall(method: WriteMethod, request: Buffer): Promise<Buffer>;
+}
+
+/** A gRPC status as the error a forwarded unary call would have rejected with. */
+function statusError(code: Status, details: string): ServiceError {
+  return Object.assign(new Error(details), { code, details, metadata: new Metadata() });
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+export class WriteForwarder {
+  private stream: LeaderStream | undefined;
+  private nextId = 1;
+  /** Leader addresses that answered the stream with UNIMPLEMENTED. */
+  private readonly perCallLeaders = new Set<string>();
+  private sweeper: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly conn: LeaderConnection,
+    private readonly opts: WriteForwarderOptions,
+  ) {}
+
+  /** Runs a control write on the leader; resolves with its encoded response. */
+  forward(method: WriteMethod, request: Buffer): Promise<Buffer> {
+    if (this.closed) return Promise.reject(new SwarmError("UNAVAILABLE", "this manager is stopping"));
+    const link = this.conn.client(ControlForwarderClient);
+    if (!link) return Promise.reject(new SwarmError("UNAVAILABLE", NO_LEADER));
+    if (this.perCallLeaders.has(link.addr)) return this.opts.perCall(method, request);
+    const s = this.streamTo(link.addr, link.client);
+    const id = this.nextId++;
+    return new Promise<Buffer>((resolve, reject) => {
+      s.pending.set(id, { resolve, reject, expires: Date.now() + this.opts.deadlineMs, method, request });
+      this.armSweeper();
+      s.call.write({ id, method: ControlService[method].path, request });
+    });
+  }
+
+  /** Fails every write in flight and closes the stream. */
+  close(): void {
+    this.closed = true;
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    const s = this.stream;
+    this.stream = undefined;
+    if (s) this.fail(s, statusError(Status.UNAVAILABLE, "this manager is stopping"), true);
+  }
+
+  private streamTo(addr: string, client: ControlForwarderClient): LeaderStream {
+    const cur = this.stream;
+    if (cur && cur.addr === addr) return cur;
+    if (cur) {
+      // The leader changed: LeaderConnection closed the old channel, which ends that stream.
+      this.stream = undefined;
+      this.fail(cur, statusError(Status.UNAVAILABLE, `the leader changed from ${cur.addr} while the write was in flight`), true);
+    }
+    const s: LeaderStream = { addr, call: client.forward(), pending: new Map() };
+    this.stream = s;
+    log.info({ leader: addr }, "forwarding control writes to the leader on one stream");
+    s.call.on("data", (r: ForwardedResult) => {
+      const p = s.pending.get(r.id);
+      if (!p) return; // timed out already
+      s.pending.delete(r.id);
+      if (r.code === Status.OK) p.resolve(asBuffer(r.response));
+      else p.reject(statusError(r.code as Status, r.details));
+    });
+    s.call.on("error", (err: ServiceError) => this.ended(s, err));
+    s.call.on("end", () => this.ended(s, undefined));
+    return s;
+  }
+
+  /** The stream is over: a leader without the service gets its writes again one call each; otherwise they fail. */
+  private ended(s: LeaderStream, err: ServiceError | undefined): void {
+    if (this.stream === s) this.stream = undefined;
+    if (s.pending.size === 0) return;
+    if (err?.code === Status.UNIMPLEMENTED) {
+      // Nothing was run: the leader has no handler for the stream.
+      log.info({ leader: s.addr }, "the leader does not take forwarded writes on a stream; forwarding one call per write");
+      this.perCallLeaders.add(s.addr);
+      for (const p of s.pending.values()) this.opts.perCall(p.method, p.request).then(p.resolve, p.reject);
+      s.pending.clear();
+      return;
+    }
+    const code = err?.code;
+    // Our own cancel and a lost connection read the same to the caller: the leader could not be reached.
+    const failure =
+      code === undefined || code === Status.CANCELLED || code === Status.UNAVAILABLE || code === Status.INTERNAL
+        ? statusError(Status.UNAVAILABLE, `forwarding to the leader at ${s.addr} failed: ${err?.details || "the stream ended"}`)
+        : statusError(code, err!.details);
+    this.fail(s, failure, false);
+  }
+
+  private fail(s: LeaderStream, err: ServiceError, cancel: boolean): void {
+    const pending = [...s.pending.values()];
+    s.pending.clear();
+    for (const p of pending) p.reject(err);
+    if (cancel) s.call.cancel();
+  }
+
+  /** One timer while writes are in flight, not one per write. */
+  private armSweeper(): void {
+    if (this.sweeper) return;
+    const period = Math.min(1000, this.opts.deadlineMs);
+    this.sweeper = setInterval(() => {
+      const s = this.stream;
+      const now = Date.now();
+      if (s) {
+        for (const [id, p] of s.pending) {
+          if (p.expires > now) continue;
+          s.pending.delete(id);
+          p.reject(statusError(Status.DEADLINE_EXCEEDED, `the leader at ${s.addr} did not answer the forwarded ${p.method} within ${this.opts.deadlineMs} ms`));
+        }
+      }
+      if (!s || s.pending.size === 0) {
+        clearInterval(this.sweeper);
+        this.sweeper = undefined;
+      }
+    }, period);
+    this.sweeper.unref();
+  }
+}
