@@ -10,6 +10,7 @@ import {
   ControlForwarderService,
   ControlService,
   type ForwardedResult,
+  type ForwardedResults,
 } from "../../src/shared/api/index.js";
 import { SwarmError } from "../../src/shared/errors.js";
 import { controlForwarderHandlers } from "../../src/workers/manager/controlapi/forward-service.js";
@@ -205,20 +206,28 @@ test("leader side: an unknown method and a refused caller are answered per write
   try {
     const call = client.forward();
     const results: ForwardedResult[] = [];
-    call.on("data", (r: ForwardedResult) => results.push(r));
+    const batches: number[] = [];
+    call.on("data", (b: ForwardedResults) => {
+      batches.push(b.results.length);
+      results.push(...b.results);
+    });
     const ended = new Promise<void>((resolve, reject) => {
       call.on("end", resolve);
       call.on("error", reject);
     });
-    call.write({ id: 1, method: ControlService.createService.path, request: Buffer.from("one") });
-    call.write({ id: 2, method: ControlService.listServices.path, request: Buffer.alloc(0) });
-    call.write({ id: 3, method: "/docker.swarmkit.v1.Control/Nope", request: Buffer.alloc(0) });
+    call.write({
+      writes: [
+        { id: 1, method: ControlService.createService.path, request: Buffer.from("one") },
+        { id: 2, method: ControlService.listServices.path, request: Buffer.alloc(0) },
+        { id: 3, method: "/docker.swarmkit.v1.Control/Nope", request: Buffer.alloc(0) },
+      ],
+    });
     while (results.length < 2) await sleep(5);
     refuse = true;
-    call.write({ id: 4, method: ControlService.createConfig.path, request: Buffer.from("four") });
+    call.write({ writes: [{ id: 4, method: ControlService.createConfig.path, request: Buffer.from("four") }] });
     while (!results.some((r) => r.id === 4)) await sleep(5);
     refuse = false;
-    call.write({ id: 5, method: ControlService.removeConfig.path, request: Buffer.from("five") });
+    call.write({ writes: [{ id: 5, method: ControlService.removeConfig.path, request: Buffer.from("five") }] });
     call.end();
     await ended;
     const byId = new Map(results.map((r) => [r.id, r]));
@@ -232,6 +241,7 @@ test("leader side: an unknown method and a refused caller are answered per write
     assert.match(byId.get(4)!.details, /was removed from swarm/);
     assert.equal(Buffer.from(byId.get(5)!.response).toString(), "five");
     assert.deepEqual(leader.relayed.map((r) => r.method), ["createService", "removeConfig"]);
+    assert.equal(batches.reduce((a, b) => a + b, 0), 5, "every write answered exactly once");
   } finally {
     client.close();
     leader.stop();

@@ -7,9 +7,16 @@
 // write. A leader that does not serve the stream (UNIMPLEMENTED) gets a call
 // per write, as before.
 import { Metadata, status as Status, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
-import { ControlForwarderClient, ControlService, type ForwardedResult, type ForwardedWrite } from "../../shared/api/index.js";
+import {
+  ControlForwarderClient,
+  ControlService,
+  type ForwardedResults,
+  type ForwardedWrite,
+  type ForwardedWrites,
+} from "../../shared/api/index.js";
 import { SwarmError } from "../../shared/errors.js";
 import { getLogger } from "../../shared/logging.js";
+import { BatchedSender } from "./controlapi/forward-batch.js";
 import type { WriteMethod } from "./controlapi/methods.js";
 import type { LeaderConnection } from "./leader-connection.js";
 import { NO_LEADER } from "./raft/raft-node.js";
@@ -26,7 +33,8 @@ interface Pending {
 
 interface LeaderStream {
   addr: string;
-  call: ClientDuplexStream<ForwardedWrite, ForwardedResult>;
+  call: ClientDuplexStream<ForwardedWrites, ForwardedResults>;
+  out: BatchedSender<ForwardedWrite, ForwardedWrites>;
   pending: Map<number, Pending>;
 }
 
@@ -70,7 +78,7 @@ export class WriteForwarder {
     return new Promise<Buffer>((resolve, reject) => {
       s.pending.set(id, { resolve, reject, expires: Date.now() + this.opts.deadlineMs, method, request });
       this.armSweeper();
-      s.call.write({ id, method: ControlService[method].path, request });
+      s.out.send({ id, method: ControlService[method].path, request });
     });
   }
 
@@ -92,15 +100,18 @@ export class WriteForwarder {
       this.stream = undefined;
       this.fail(cur, statusError(Status.UNAVAILABLE, `the leader changed from ${cur.addr} while the write was in flight`), true);
     }
-    const s: LeaderStream = { addr, call: client.forward(), pending: new Map() };
+    const call = client.forward();
+    const s: LeaderStream = { addr, call, out: new BatchedSender(call, (writes) => ({ writes })), pending: new Map() };
     this.stream = s;
     log.info({ leader: addr }, "forwarding control writes to the leader on one stream");
-    s.call.on("data", (r: ForwardedResult) => {
-      const p = s.pending.get(r.id);
-      if (!p) return; // timed out already
-      s.pending.delete(r.id);
-      if (r.code === Status.OK) p.resolve(asBuffer(r.response));
-      else p.reject(statusError(r.code as Status, r.details));
+    s.call.on("data", (batch: ForwardedResults) => {
+      for (const r of batch.results) {
+        const p = s.pending.get(r.id);
+        if (!p) continue; // timed out already
+        s.pending.delete(r.id);
+        if (r.code === Status.OK) p.resolve(asBuffer(r.response));
+        else p.reject(statusError(r.code as Status, r.details));
+      }
     });
     s.call.on("error", (err: ServiceError) => this.ended(s, err));
     s.call.on("end", () => this.ended(s, undefined));
@@ -110,6 +121,7 @@ export class WriteForwarder {
   /** The stream is over: a leader without the service gets its writes again one call each; otherwise they fail. */
   private ended(s: LeaderStream, err: ServiceError | undefined): void {
     if (this.stream === s) this.stream = undefined;
+    s.out.close();
     if (s.pending.size === 0) return;
     if (err?.code === Status.UNIMPLEMENTED) {
       // Nothing was run: the leader has no handler for the stream.
@@ -132,7 +144,10 @@ export class WriteForwarder {
     const pending = [...s.pending.values()];
     s.pending.clear();
     for (const p of pending) p.reject(err);
-    if (cancel) s.call.cancel();
+    if (cancel) {
+      s.out.close();
+      s.call.cancel();
+    }
   }
 
   /** One timer while writes are in flight, not one per write. */

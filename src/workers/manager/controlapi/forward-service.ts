@@ -7,9 +7,17 @@
 // managers' young generations promoted, and the old-generation collections
 // they caused stalled every write in flight.
 import { status as Status, type ServerDuplexStream } from "@grpc/grpc-js";
-import { ControlService, type ControlForwarderServer, type ForwardedResult, type ForwardedWrite } from "../../../shared/api/index.js";
+import {
+  ControlService,
+  type ControlForwarderServer,
+  type ForwardedResult,
+  type ForwardedResults,
+  type ForwardedWrite,
+  type ForwardedWrites,
+} from "../../../shared/api/index.js";
 import { getLogger } from "../../../shared/logging.js";
 import type { ControlApi } from "./control-api.js";
+import { BatchedSender } from "./forward-batch.js";
 import { toStatus } from "./errors.js";
 import { WRITE_METHODS, type WriteMethod } from "./methods.js";
 
@@ -22,7 +30,7 @@ const WRITE_BY_PATH = new Map<string, WriteMethod>(WRITE_METHODS.map((m) => [Con
 
 export interface ForwardServiceOptions {
   /** Why this stream's caller may no longer relay writes (removed from the cluster since it connected), or undefined. */
-  refusal?: (call: ServerDuplexStream<ForwardedWrite, ForwardedResult>) => string | undefined;
+  refusal?: (call: ServerDuplexStream<ForwardedWrites, ForwardedResults>) => string | undefined;
 }
 
 function asBuffer(bytes: Uint8Array): Buffer {
@@ -31,22 +39,23 @@ function asBuffer(bytes: Uint8Array): Buffer {
 
 export function controlForwarderHandlers(api: Pick<ControlApi, "relayed">, opts: ForwardServiceOptions = {}): ControlForwarderServer {
   return {
-    forward(call: ServerDuplexStream<ForwardedWrite, ForwardedResult>) {
+    forward(call: ServerDuplexStream<ForwardedWrites, ForwardedResults>) {
       let inFlight = 0;
       let halfClosed = false;
       let done = false;
+      const out = new BatchedSender<ForwardedResult, ForwardedResults>(call, (results) => ({ results }));
       const answer = (r: ForwardedResult): void => {
-        if (!done && !call.cancelled) call.write(r);
+        if (!done && !call.cancelled) out.send(r);
       };
       const refuse = (id: number, code: Status, details: string): void => answer({ id, code, details, response: EMPTY });
       // The follower closed its side: finish once every write it sent is answered.
       const maybeEnd = (): void => {
         if (halfClosed && inFlight === 0 && !done) {
           done = true;
-          call.end();
+          out.whenDrained(() => call.end());
         }
       };
-      call.on("data", (w: ForwardedWrite) => {
+      const serve = (w: ForwardedWrite): void => {
         const method = WRITE_BY_PATH.get(w.method);
         if (method === undefined) return refuse(w.id, Status.UNIMPLEMENTED, `${w.method || "(no method)"} is not a Control write this manager relays`);
         const refusal = opts.refusal?.(call);
@@ -63,6 +72,9 @@ export function controlForwarderHandlers(api: Pick<ControlApi, "relayed">, opts:
           inFlight--;
           maybeEnd();
         });
+      };
+      call.on("data", (batch: ForwardedWrites) => {
+        for (const w of batch.writes) serve(w);
       });
       call.on("end", () => {
         halfClosed = true;
@@ -71,6 +83,7 @@ export function controlForwarderHandlers(api: Pick<ControlApi, "relayed">, opts:
       // Cancelled by the follower (its leader changed, it stopped): answers have nowhere to go.
       call.on("error", () => {
         done = true;
+        out.close();
       });
     },
   };

@@ -27,6 +27,20 @@ import {
  * service answers UNIMPLEMENTED and the follower goes back to a call per write.
  */
 
+/**
+ * Batches, because grpc-js sends a stream's messages one at a time, each
+ * after the previous one was written out: one message per event-loop turn.
+ * Each side sends everything that queued up while its last message was
+ * being written, so a busy turn delays a batch, not each of 64 writes in turn.
+ */
+export interface ForwardedWrites {
+  writes: ForwardedWrite[];
+}
+
+export interface ForwardedResults {
+  results: ForwardedResult[];
+}
+
 export interface ForwardedWrite {
   /** Chosen by the follower, unique on its stream. */
   id: number;
@@ -44,6 +58,146 @@ export interface ForwardedResult {
   /** The method's response message, encoded (only with code 0). */
   response: Buffer;
 }
+
+function createBaseForwardedWrites(): ForwardedWrites {
+  return { writes: [] };
+}
+
+export const ForwardedWrites: MessageFns<ForwardedWrites> = {
+  encode(message: ForwardedWrites, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.writes) {
+      ForwardedWrite.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ForwardedWrites {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseForwardedWrites();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.writes.push(ForwardedWrite.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ForwardedWrites {
+    return {
+      writes: globalThis.Array.isArray(object?.writes) ? object.writes.map((e: any) => ForwardedWrite.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ForwardedWrites): unknown {
+    const obj: any = {};
+    if (message.writes?.length) {
+      obj.writes = message.writes.map((e) => ForwardedWrite.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ForwardedWrites>): ForwardedWrites {
+    return ForwardedWrites.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ForwardedWrites>): ForwardedWrites {
+    const message = createBaseForwardedWrites();
+    message.writes = object.writes?.map((e) => ForwardedWrite.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseForwardedResults(): ForwardedResults {
+  return { results: [] };
+}
+
+export const ForwardedResults: MessageFns<ForwardedResults> = {
+  encode(message: ForwardedResults, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      ForwardedResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ForwardedResults {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseForwardedResults();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(ForwardedResult.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ForwardedResults {
+    return {
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => ForwardedResult.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ForwardedResults): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => ForwardedResult.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ForwardedResults>): ForwardedResults {
+    return ForwardedResults.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ForwardedResults>): ForwardedResults {
+    const message = createBaseForwardedResults();
+    message.results = object.results?.map((e) => ForwardedResult.fromPartial(e)) || [];
+    return message;
+  },
+};
 
 function createBaseForwardedWrite(): ForwardedWrite {
   return { id: 0, method: "", request: Buffer.alloc(0) };
@@ -269,21 +423,21 @@ export const ControlForwarderService = {
     path: "/swarmkit_ts.v1.ControlForwarder/Forward" as const,
     requestStream: true as const,
     responseStream: true as const,
-    requestSerialize: (value: ForwardedWrite): Buffer => Buffer.from(ForwardedWrite.encode(value).finish()),
-    requestDeserialize: (value: Buffer): ForwardedWrite => ForwardedWrite.decode(value),
-    responseSerialize: (value: ForwardedResult): Buffer => Buffer.from(ForwardedResult.encode(value).finish()),
-    responseDeserialize: (value: Buffer): ForwardedResult => ForwardedResult.decode(value),
+    requestSerialize: (value: ForwardedWrites): Buffer => Buffer.from(ForwardedWrites.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ForwardedWrites => ForwardedWrites.decode(value),
+    responseSerialize: (value: ForwardedResults): Buffer => Buffer.from(ForwardedResults.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ForwardedResults => ForwardedResults.decode(value),
   },
 } as const;
 
 export interface ControlForwarderServer extends UntypedServiceImplementation {
-  forward: handleBidiStreamingCall<ForwardedWrite, ForwardedResult>;
+  forward: handleBidiStreamingCall<ForwardedWrites, ForwardedResults>;
 }
 
 export interface ControlForwarderClient extends Client {
-  forward(): ClientDuplexStream<ForwardedWrite, ForwardedResult>;
-  forward(options: Partial<CallOptions>): ClientDuplexStream<ForwardedWrite, ForwardedResult>;
-  forward(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<ForwardedWrite, ForwardedResult>;
+  forward(): ClientDuplexStream<ForwardedWrites, ForwardedResults>;
+  forward(options: Partial<CallOptions>): ClientDuplexStream<ForwardedWrites, ForwardedResults>;
+  forward(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<ForwardedWrites, ForwardedResults>;
 }
 
 export const ControlForwarderClient = makeGenericClientConstructor(

@@ -1,0 +1,60 @@
+// Sends a ControlForwarder stream's items in batches. grpc-js writes a
+// stream's messages one at a time, the next only once the previous one has
+// been written out, which takes an event-loop turn: with a message per item,
+// 64 forwarded writes took 64 turns, and while a manager encoded a snapshot
+// (4 ms slices between turns) that was a 100–170 ms stall of every write in
+// flight. Here the first item goes out at once and whatever queues up while a
+// message is being written goes out together in the next one.
+
+/** The part of a grpc-js writable stream this needs. */
+export interface MessageSink<M> {
+  write(message: M, callback: (err?: Error | null) => void): boolean;
+}
+
+export class BatchedSender<T, M> {
+  private queued: T[] = [];
+  private writing = false;
+  private closed = false;
+  private drained: (() => void) | undefined;
+
+  constructor(
+    private readonly sink: MessageSink<M>,
+    /** Wraps a batch into the stream's message type. */
+    private readonly wrap: (items: T[]) => M,
+  ) {}
+
+  send(item: T): void {
+    if (this.closed) return;
+    this.queued.push(item);
+    if (!this.writing) this.flush();
+  }
+
+  /** Calls `fn` once everything sent so far has been handed to the stream (at once if it has). */
+  whenDrained(fn: () => void): void {
+    if (this.closed || (!this.writing && this.queued.length === 0)) fn();
+    else this.drained = fn;
+  }
+
+  /** Drops what is queued; nothing more is sent. */
+  close(): void {
+    this.closed = true;
+    this.queued = [];
+  }
+
+  private flush(): void {
+    if (this.closed || this.queued.length === 0) {
+      const fn = this.drained;
+      this.drained = undefined;
+      fn?.();
+      return;
+    }
+    const batch = this.queued;
+    this.queued = [];
+    this.writing = true;
+    this.sink.write(this.wrap(batch), () => {
+      // A failed write ends the stream; its own error handler fails what was in it.
+      this.writing = false;
+      this.flush();
+    });
+  }
+}

@@ -1,0 +1,60 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { BatchedSender } from "../../src/workers/manager/controlapi/forward-batch.js";
+
+/** A sink that completes each write only when the test says so, as a stream does a turn later. */
+function slowSink() {
+  const messages: number[][] = [];
+  const callbacks: Array<() => void> = [];
+  return {
+    messages,
+    write(m: { items: number[] }, cb: () => void): boolean {
+      messages.push(m.items);
+      callbacks.push(cb);
+      return true;
+    },
+    complete(): void {
+      callbacks.shift()!();
+    },
+    get writing(): number {
+      return callbacks.length;
+    },
+  };
+}
+
+test("the first item goes out at once; what queues while a message is written goes out in one message", () => {
+  const sink = slowSink();
+  const out = new BatchedSender<number, { items: number[] }>(sink, (items) => ({ items }));
+  out.send(1);
+  assert.deepEqual(sink.messages, [[1]]);
+  for (let i = 2; i <= 64; i++) out.send(i);
+  assert.equal(sink.messages.length, 1, "nothing more while the first message is being written");
+  sink.complete();
+  assert.deepEqual(sink.messages[1], Array.from({ length: 63 }, (_, i) => i + 2));
+  assert.equal(sink.writing, 1, "one message in flight at a time");
+  sink.complete();
+  out.send(65);
+  assert.deepEqual(sink.messages[2], [65]);
+});
+
+test("whenDrained waits for queued items to be handed over; close drops them", () => {
+  const sink = slowSink();
+  const out = new BatchedSender<number, { items: number[] }>(sink, (items) => ({ items }));
+  let drained = 0;
+  out.whenDrained(() => drained++);
+  assert.equal(drained, 1, "nothing sent: drained at once");
+  out.send(1);
+  out.send(2);
+  out.whenDrained(() => drained++);
+  assert.equal(drained, 1);
+  sink.complete(); // [1] done, [2] goes out
+  assert.equal(drained, 1);
+  sink.complete(); // [2] done
+  assert.equal(drained, 2);
+  out.send(3);
+  out.send(4);
+  out.close();
+  sink.complete();
+  out.send(5);
+  assert.deepEqual(sink.messages, [[1], [2], [3]], "4 was dropped by close, 5 never sent");
+});
