@@ -23,6 +23,9 @@ import { NO_LEADER } from "./raft/raft-node.js";
 
 const log = getLogger("manager/forward");
 
+/** How long a leader that answered the stream with UNIMPLEMENTED gets a call per write before the stream is tried again (it may be upgraded in place). */
+const PER_CALL_RETRY_MS = 60_000;
+
 interface Pending {
   resolve(response: Buffer): void;
   reject(err: Error): void;
@@ -57,8 +60,8 @@ function asBuffer(bytes: Uint8Array): Buffer {
 export class WriteForwarder {
   private stream: LeaderStream | undefined;
   private nextId = 1;
-  /** Leader addresses that answered the stream with UNIMPLEMENTED. */
-  private readonly perCallLeaders = new Set<string>();
+  /** Leader addresses that answered the stream with UNIMPLEMENTED, and until when to leave them be. */
+  private readonly perCallLeaders = new Map<string, number>();
   private sweeper: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -72,7 +75,11 @@ export class WriteForwarder {
     if (this.closed) return Promise.reject(new SwarmError("UNAVAILABLE", "this manager is stopping"));
     const link = this.conn.client(ControlForwarderClient);
     if (!link) return Promise.reject(new SwarmError("UNAVAILABLE", NO_LEADER));
-    if (this.perCallLeaders.has(link.addr)) return this.opts.perCall(method, request);
+    const perCallUntil = this.perCallLeaders.get(link.addr);
+    if (perCallUntil !== undefined) {
+      if (Date.now() < perCallUntil) return this.opts.perCall(method, request);
+      this.perCallLeaders.delete(link.addr);
+    }
     const s = this.streamTo(link.addr, link.client);
     const id = this.nextId++;
     return new Promise<Buffer>((resolve, reject) => {
@@ -125,8 +132,8 @@ export class WriteForwarder {
     if (s.pending.size === 0) return;
     if (err?.code === Status.UNIMPLEMENTED) {
       // Nothing was run: the leader has no handler for the stream.
-      log.info({ leader: s.addr }, "the leader does not take forwarded writes on a stream; forwarding one call per write");
-      this.perCallLeaders.add(s.addr);
+      log.info({ leader: s.addr, retryInMs: PER_CALL_RETRY_MS }, "the leader does not take forwarded writes on a stream; forwarding one call per write");
+      this.perCallLeaders.set(s.addr, Date.now() + PER_CALL_RETRY_MS);
       for (const p of s.pending.values()) this.opts.perCall(p.method, p.request).then(p.resolve, p.reject);
       s.pending.clear();
       return;
