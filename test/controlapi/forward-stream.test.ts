@@ -27,7 +27,7 @@ interface Leader {
 }
 
 /** A leader's remote API with only ControlForwarder (or nothing, for a leader without it). */
-async function startLeader(relay: Relay, opts: { withStream?: boolean; refusal?: () => string | undefined } = {}): Promise<Leader> {
+async function startLeader(relay: Relay, opts: { withStream?: boolean; refusal?: () => string | undefined; port?: number } = {}): Promise<Leader> {
   const server = new Server();
   const relayed: Leader["relayed"] = [];
   if (opts.withStream !== false) {
@@ -40,7 +40,7 @@ async function startLeader(relay: Relay, opts: { withStream?: boolean; refusal?:
     server.addService(ControlForwarderService, controlForwarderHandlers(api, { refusal: opts.refusal }));
   }
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(`127.0.0.1:${opts.port ?? 0}`, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
   return { addr: `127.0.0.1:${port}`, relayed, stop: () => server.forceShutdown() };
 }
@@ -124,6 +124,35 @@ test("a leader without the stream gets each write once as a call of its own, fro
   } finally {
     fwd.close();
     leader.stop();
+  }
+});
+
+test("a leader without the stream is offered it again after perCallRetryMs (upgraded in place)", async () => {
+  const old = await startLeader(async () => Buffer.alloc(0), { withStream: false });
+  const port = Number(old.addr.split(":")[1]);
+  let perCalls = 0;
+  const fwd = new WriteForwarder(connectionTo(() => old.addr), {
+    deadlineMs: 10_000,
+    perCallRetryMs: 200,
+    perCall: async () => {
+      perCalls++;
+      return Buffer.from("per-call");
+    },
+  });
+  let upgraded: Leader | undefined;
+  try {
+    assert.equal(String(await fwd.forward("createService", Buffer.from("a"))), "per-call");
+    old.stop();
+    upgraded = await startLeader(async () => Buffer.from("streamed"), { port });
+    // Within the retry period: still one call per write.
+    assert.equal(String(await fwd.forward("createService", Buffer.from("b"))), "per-call");
+    await sleep(250);
+    assert.equal(String(await fwd.forward("createService", Buffer.from("c"))), "streamed");
+    assert.equal(perCalls, 2);
+  } finally {
+    fwd.close();
+    old.stop();
+    upgraded?.stop();
   }
 });
 

@@ -46,6 +46,8 @@ export interface WriteForwarderOptions {
   deadlineMs: number;
   /** A call per write, for a leader without the stream. */
   perCall(method: WriteMethod, request: Buffer): Promise<Buffer>;
+  /** After this long (default a minute) a leader without the stream is offered it again. */
+  perCallRetryMs?: number;
 }
 
 /** A gRPC status as the error a forwarded unary call would have rejected with. */
@@ -132,8 +134,8 @@ export class WriteForwarder {
     if (s.pending.size === 0) return;
     if (err?.code === Status.UNIMPLEMENTED) {
       // Nothing was run: the leader has no handler for the stream.
-      log.info({ leader: s.addr, retryInMs: PER_CALL_RETRY_MS }, "the leader does not take forwarded writes on a stream; forwarding one call per write");
-      this.perCallLeaders.set(s.addr, Date.now() + PER_CALL_RETRY_MS);
+      log.info({ leader: s.addr, retryInMs: this.opts.perCallRetryMs ?? PER_CALL_RETRY_MS }, "the leader does not take forwarded writes on a stream; forwarding one call per write");
+      this.perCallLeaders.set(s.addr, Date.now() + (this.opts.perCallRetryMs ?? PER_CALL_RETRY_MS));
       for (const p of s.pending.values()) this.opts.perCall(p.method, p.request).then(p.resolve, p.reject);
       s.pending.clear();
       return;
