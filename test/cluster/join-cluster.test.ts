@@ -11,6 +11,8 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { Metadata, credentials, status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
 import {
+  ControlForwarderClient,
+  ControlService,
   CreateServiceRequest,
   NodeRole,
   NodeStatus_State,
@@ -206,6 +208,22 @@ test("3 managers + 2 workers: join, authorization, removal, leader kill -9, rest
       assert.match(denied.details, /not part of OUs/);
       const noCert = await raftCall(anonymous);
       assert.equal(noCert.code, GrpcStatus.UNAUTHENTICATED, noCert.details);
+      // The stream on which followers relay control writes is for managers only too.
+      const relayAsWorker = new ControlForwarderClient(m1.addr!, credentials.createSsl(files(w1, "swarm-root-ca.crt"), files(w1, "swarm-node.key"), files(w1, "swarm-node.crt")), {
+        "grpc.ssl_target_name_override": "swarm-manager",
+      });
+      try {
+        const stream = relayAsWorker.forward({ deadline: Date.now() + 5000 });
+        const refused = await new Promise<ServiceError>((resolve) => {
+          stream.on("error", resolve);
+          stream.on("data", () => assert.fail("a worker's relayed write was answered"));
+          stream.write({ writes: [{ id: 1, method: ControlService.createService.path, request: Buffer.alloc(0) }] });
+        });
+        assert.equal(refused.code, GrpcStatus.PERMISSION_DENIED, refused.details);
+        assert.match(refused.details, /not part of OUs/);
+      } finally {
+        relayAsWorker.close();
+      }
     } finally {
       asWorker.close();
       anonymous.close();
