@@ -3,8 +3,10 @@
 // been written out, which takes an event-loop turn: with a message per item,
 // 64 forwarded writes took 64 turns, and while a manager encoded a snapshot
 // (4 ms slices between turns) that was a 100–170 ms stall of every write in
-// flight. Here the first item goes out at once and whatever queues up while a
-// message is being written goes out together in the next one.
+// flight. Here the items sent in one go (a commit answers many writes at
+// once) leave together in one message once the current microtasks have run,
+// and whatever queues up while a message is being written goes out together
+// in the next one.
 
 /** The part of a grpc-js writable stream this needs. */
 export interface MessageSink<M> {
@@ -14,6 +16,7 @@ export interface MessageSink<M> {
 export class BatchedSender<T, M> {
   private queued: T[] = [];
   private writing = false;
+  private scheduled = false;
   private closed = false;
   private drained: (() => void) | undefined;
 
@@ -26,12 +29,18 @@ export class BatchedSender<T, M> {
   send(item: T): void {
     if (this.closed) return;
     this.queued.push(item);
-    if (!this.writing) this.flush();
+    if (this.writing || this.scheduled) return;
+    // After the microtasks already queued: the other answers of the same commit are among them.
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      if (!this.writing) this.flush();
+    });
   }
 
   /** Calls `fn` once everything sent so far has been handed to the stream (at once if it has). */
   whenDrained(fn: () => void): void {
-    if (this.closed || (!this.writing && this.queued.length === 0)) fn();
+    if (this.closed || (!this.writing && !this.scheduled && this.queued.length === 0)) fn();
     else this.drained = fn;
   }
 
