@@ -72,7 +72,7 @@ test("three swarmd managers form one raft group and survive kill -9 of the leade
     assert.deepEqual(await services(m1.client), ["before", "via-follower-0", "via-follower-1"]);
     // …on the followers' ControlForwarder streams, not one call per write.
     for (const f of followers) {
-      assert.match(f.proc.stderr(), /forwarding control writes to the leader on one stream/);
+      assert.match(f.proc.stderr(), /forwarding control writes to the leader on a stream/);
       assert.doesNotMatch(f.proc.stderr(), /forwarding one call per write/);
     }
 

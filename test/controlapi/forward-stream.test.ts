@@ -23,6 +23,8 @@ type Relay = (method: WriteMethod, request: Buffer) => Promise<Buffer>;
 interface Leader {
   addr: string;
   relayed: Array<{ method: WriteMethod; request: Buffer }>;
+  /** Forward streams opened to this leader. */
+  streams: () => number;
   stop(): void;
 }
 
@@ -30,6 +32,7 @@ interface Leader {
 async function startLeader(relay: Relay, opts: { withStream?: boolean; refusal?: () => string | undefined; port?: number } = {}): Promise<Leader> {
   const server = new Server();
   const relayed: Leader["relayed"] = [];
+  let streams = 0;
   if (opts.withStream !== false) {
     const api = {
       relayed: (method: WriteMethod, request: Buffer) => {
@@ -37,12 +40,18 @@ async function startLeader(relay: Relay, opts: { withStream?: boolean; refusal?:
         return relay(method, request);
       },
     };
-    server.addService(ControlForwarderService, controlForwarderHandlers(api, { refusal: opts.refusal }));
+    const handlers = controlForwarderHandlers(api, { refusal: opts.refusal });
+    server.addService(ControlForwarderService, {
+      forward: (call: Parameters<typeof handlers.forward>[0]) => {
+        streams++;
+        handlers.forward(call);
+      },
+    });
   }
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`127.0.0.1:${opts.port ?? 0}`, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
-  return { addr: `127.0.0.1:${port}`, relayed, stop: () => server.forceShutdown() };
+  return { addr: `127.0.0.1:${port}`, relayed, streams: () => streams, stop: () => server.forceShutdown() };
 }
 
 /** LeaderConnection's contract, insecure: one client per leader address, the old one closed on a change. */
@@ -84,6 +93,20 @@ test("64 writes in flight on one stream: each gets its own answer, in whatever o
   } finally {
     fwd.close();
     leader.stop();
+  }
+});
+
+test("writes are taken in turn by two streams to the leader by default, one when asked", async () => {
+  for (const [streams, expected] of [[undefined, 2], [1, 1], [3, 3]] as const) {
+    const leader = await startLeader(async (_m, request) => request);
+    const fwd = new WriteForwarder(connectionTo(() => leader.addr), { deadlineMs: 10_000, perCall: noPerCall, ...(streams ? { streams } : {}) });
+    try {
+      for (let i = 0; i < 6; i++) assert.equal(String(await fwd.forward("createService", Buffer.from(`w${i}`))), `w${i}`);
+      assert.equal(leader.streams(), expected, `streams: ${streams ?? "default"}`);
+    } finally {
+      fwd.close();
+      leader.stop();
+    }
   }
 });
 

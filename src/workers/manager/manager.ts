@@ -198,7 +198,7 @@ export class Manager {
     // The leader serves forwarded control writes on its remote API (managers only).
     // Safe decoders: a follower forwards its clients' bytes unchecked, so a malformed one is refused here, by name.
     this.opts.remote?.addService(withSafeDecoders(ControlService), this.control.api.handlers(), () => ({ roles: [MANAGER_ROLE] }));
-    // …and on one stream per follower (write-forwarder.ts says why); a node removed since it connected relays no more.
+    // …and on streams from each follower (write-forwarder.ts says why); a node removed since it connected relays no more.
     const cluster = storeClusterView(this.store, identity.clusterId);
     const refusal = (call: Parameters<typeof requestCaller>[0]): string | undefined => {
       const nodeId = requestCaller(call)?.nodeId;

@@ -1,8 +1,8 @@
 // The leader's end of ControlForwarder (proto/swarmkit_ts/forward.proto):
 // every write a follower relays on its stream is served as the same call on
 // the control socket would be, and answered by id as soon as it is done, so
-// writes in flight run side by side as separate calls would. One stream per
-// follower replaces a gRPC call per forwarded write: at 64 writes in flight
+// writes in flight run side by side as separate calls would. Streams from
+// each follower replace a gRPC call per forwarded write: at 64 writes in flight
 // through a follower, those calls' objects were most of what the two
 // managers' young generations promoted, and the old-generation collections
 // they caused stalled every write in flight.
