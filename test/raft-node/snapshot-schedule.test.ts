@@ -8,7 +8,7 @@ function run(raftId: number, interval: number, start: number, upTo: number, memb
   let last = start;
   const phase = snapshotPhase(raftId, members, interval);
   for (let applied = start + 1; applied <= upTo; applied++) {
-    if (snapshotDue(applied, last, interval, phase)) {
+    if (snapshotDue(applied, last, interval, () => phase)) {
       taken.push(applied);
       last = applied;
     }

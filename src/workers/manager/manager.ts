@@ -30,7 +30,7 @@ import { RaftNode, type JoinInfo } from "./raft/raft-node.js";
 import { LeaderComponents, type LeaderComponent } from "./leader-components.js";
 import { RoleManager } from "./role-manager.js";
 import { RaftNetwork } from "./raft/transport/index.js";
-import { requestCaller, storeClusterView, type RemoteApiServer } from "./remoteapi/index.js";
+import { removedFromSwarm, requestCaller, storeClusterView, type RemoteApiServer } from "./remoteapi/index.js";
 import { MemoryStore } from "./store/index.js";
 
 const log = getLogger("manager");
@@ -202,7 +202,7 @@ export class Manager {
     const cluster = storeClusterView(this.store, identity.clusterId);
     const refusal = (call: Parameters<typeof requestCaller>[0]): string | undefined => {
       const nodeId = requestCaller(call)?.nodeId;
-      return nodeId !== undefined && cluster.isRemoved(nodeId) ? `Permission denied: node ${nodeId} was removed from swarm` : undefined;
+      return nodeId !== undefined && cluster.isRemoved(nodeId) ? removedFromSwarm(nodeId).message : undefined;
     };
     this.opts.remote?.addService(ControlForwarderService, controlForwarderHandlers(this.control.api, { refusal }), () => ({ roles: [MANAGER_ROLE] }));
     log.info({ nodeId: identity.nodeId, raftId: this.raft.raftId.toString(16), advertise: advertiseAddr }, "manager started");

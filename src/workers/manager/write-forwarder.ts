@@ -57,10 +57,6 @@ function statusError(code: Status, details: string): ServiceError {
   return Object.assign(new Error(details), { code, details, metadata: new Metadata() });
 }
 
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
 export class WriteForwarder {
   /**
    * Open streams to the current leader. More than one because grpc-js sends
@@ -131,7 +127,7 @@ export class WriteForwarder {
         const p = s.pending.get(r.id);
         if (!p) continue; // timed out already
         s.pending.delete(r.id);
-        if (r.code === Status.OK) p.resolve(asBuffer(r.response));
+        if (r.code === Status.OK) p.resolve(r.response);
         else p.reject(statusError(r.code as Status, r.details));
       }
     });

@@ -20,6 +20,7 @@ import {
 import { SwarmError } from "../../../shared/errors.js";
 import { getLogger } from "../../../shared/logging.js";
 import { toServiceError } from "../controlapi/errors.js";
+import { removedFromSwarm } from "../remoteapi/caller.js";
 import { CA_POLICIES, NODE_CA_POLICIES, policyFromTable } from "../remoteapi/policies.js";
 import { requestCaller, type RemoteApiServer } from "../remoteapi/server.js";
 import type { MemoryStore, Proposer } from "../store/index.js";
@@ -82,7 +83,7 @@ export class CaServer {
     // already refused removed nodes only for role-checked methods, so check here).
     const cluster = store.get("cluster", clusterId);
     const removed = caller !== undefined && cluster !== undefined && Object.hasOwn(cluster.blacklistedCertificates, caller.nodeId);
-    if (removed) throw new SwarmError("PERMISSION_DENIED", `Permission denied: node ${caller!.nodeId} was removed from swarm`);
+    if (removed) throw removedFromSwarm(caller!.nodeId);
     const renewing = caller && caller.clusterId === clusterId ? { nodeId: caller.nodeId } : undefined;
     if (!this.opts.isLeader()) {
       if (!this.opts.leader) throw new SwarmError("UNAVAILABLE", "this manager is not the leader; retry with another manager");

@@ -32,6 +32,13 @@ const log = getLogger("controlapi");
 /** Control's definition as the control socket serves it: writes undecoded, encoded answers passed through. */
 export const RAW_CONTROL = withRawWrites(ControlService, isWriteMethod);
 
+/** A failed call, logged once whichever way it came: an internal failure as an error, a refusal at debug. */
+function logFailure(method: string, err: unknown): void {
+  const s = toStatus(err, method);
+  if (s.code === Status.INTERNAL || s.code === Status.UNKNOWN) log.error({ method, err }, "control API call failed");
+  else log.debug({ method, code: s.code, details: s.details }, "control API call refused");
+}
+
 type Handler<M extends ImplementedMethod> = (
   ctx: HandlerContext,
   req: MethodRequest<M>,
@@ -112,11 +119,15 @@ export class ControlApi {
     return await HANDLERS[method](this.ctx, request);
   }
 
-  /** A write a follower relayed (ControlForwarder): served as the same call on the control socket would be; the answer encoded. */
+  /** A write a follower relayed (ControlForwarder): served, and a failure logged, as the same call on the control socket would be; the answer encoded. */
   async relayed(method: WriteMethod, request: Buffer): Promise<Buffer> {
     const def = RAW_CONTROL[method] as MethodDefinition<unknown, unknown>;
-    const response = await this.serve(method, def.requestDeserialize(request));
-    return def.responseSerialize(response);
+    try {
+      return def.responseSerialize(await this.serve(method, def.requestDeserialize(request)));
+    } catch (err) {
+      logFailure(method, err);
+      throw err;
+    }
   }
 
   /** A call off the wire: a RawWrite on a follower goes to the leader as bytes, anything else through call(). */
@@ -145,9 +156,7 @@ export class ControlApi {
         this.serve(method, call.request).then(
           (response) => callback(null, response),
           (err: unknown) => {
-            const s = toStatus(err, method);
-            if (s.code === Status.INTERNAL || s.code === Status.UNKNOWN) log.error({ method, err }, "control API call failed");
-            else log.debug({ method, code: s.code, details: s.details }, "control API call refused");
+            logFailure(method, err);
             callback(toServiceError(err, method));
           },
         );

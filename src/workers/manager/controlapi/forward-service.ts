@@ -15,13 +15,10 @@ import {
   type ForwardedWrite,
   type ForwardedWrites,
 } from "../../../shared/api/index.js";
-import { getLogger } from "../../../shared/logging.js";
 import type { ControlApi } from "./control-api.js";
 import { BatchedSender } from "./forward-batch.js";
 import { toStatus } from "./errors.js";
 import { WRITE_METHODS, type WriteMethod } from "./methods.js";
-
-const log = getLogger("controlapi/forward");
 
 const EMPTY = Buffer.alloc(0);
 
@@ -31,10 +28,6 @@ const WRITE_BY_PATH = new Map<string, WriteMethod>(WRITE_METHODS.map((m) => [Con
 export interface ForwardServiceOptions {
   /** Why this stream's caller may no longer relay writes (removed from the cluster since it connected), or undefined. */
   refusal?: (call: ServerDuplexStream<ForwardedWrites, ForwardedResults>) => string | undefined;
-}
-
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 export function controlForwarderHandlers(api: Pick<ControlApi, "relayed">, opts: ForwardServiceOptions = {}): ControlForwarderServer {
@@ -61,11 +54,10 @@ export function controlForwarderHandlers(api: Pick<ControlApi, "relayed">, opts:
         const refusal = opts.refusal?.(call);
         if (refusal !== undefined) return refuse(w.id, Status.PERMISSION_DENIED, refusal);
         inFlight++;
-        api.relayed(method, asBuffer(w.request)).then(
+        api.relayed(method, w.request).then(
           (response) => answer({ id: w.id, code: Status.OK, details: "", response }),
           (err: unknown) => {
             const s = toStatus(err, method);
-            if (s.code === Status.INTERNAL || s.code === Status.UNKNOWN) log.error({ method, err }, "relayed control write failed");
             refuse(w.id, s.code, s.details);
           },
         ).finally(() => {

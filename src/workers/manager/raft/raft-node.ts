@@ -682,10 +682,8 @@ export class RaftNode implements Proposer {
     if (this.snapshotTask) return;
     const { snapshotInterval, logEntriesForSlowFollowers } = this.raftConfig();
     // An interval of 0 turns periodic snapshots off (SwarmKit); each member has its own phase (snapshot-schedule.ts).
-    // Cheap test first: the phase sorts the member list, and this runs on every Ready.
-    if (snapshotInterval <= 0 || this.applied < this.snapshotIndex + Math.ceil(snapshotInterval / 2)) return;
-    const phase = snapshotPhase(this.raftId, this.membership.list().map((m) => m.raftId), snapshotInterval);
-    if (!snapshotDue(this.applied, this.snapshotIndex, snapshotInterval, phase)) return;
+    const phaseOf = (): number => snapshotPhase(this.raftId, this.membership.list().map((m) => m.raftId), snapshotInterval);
+    if (!snapshotDue(this.applied, this.snapshotIndex, snapshotInterval, phaseOf)) return;
     const index = this.applied;
     const membership = this.membership.toSnapshot();
     const store = this.opts.store.save({ sorted: false });

@@ -37,29 +37,38 @@ export interface SliceOptions {
 }
 
 /**
- * Caches the element bytes of the objects in [from, to) that have none yet.
- * They are encoded together, as one StoreSnapshot holding just them (empty
- * fields write nothing), and the output is split at element boundaries: one
- * writer and one buffer per slice instead of per object, which halved the
- * encoding of 10,000 new objects. Each object keeps a view of the slice's buffer.
+ * The element bytes of the objects in [from, to), in order, taken from the
+ * cache. Those without cached bytes are encoded together, as one
+ * StoreSnapshot holding just them (empty fields write nothing), and the
+ * output is split at element boundaries: one writer and one buffer per slice
+ * instead of per object, which halved the encoding of 10,000 new objects.
+ * Each of them keeps a view of the slice's buffer.
  */
-function encodeUncached(field: keyof StoreSnapshot, objects: readonly unknown[], from: number, to: number, empty: WireStoreSnapshotType): void {
-  const fresh: object[] = [];
+function sliceElements(field: keyof StoreSnapshot, objects: readonly unknown[], from: number, to: number, empty: WireStoreSnapshotType): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const fresh: number[] = [];
   for (let j = from; j < to; j++) {
-    const obj = objects[j] as object;
-    if (!elementCache.has(obj)) fresh.push(obj);
+    const bytes = elementCache.get(objects[j] as object);
+    if (bytes === undefined) fresh.push(out.length);
+    out.push(bytes ?? NO_BYTES);
   }
-  if (fresh.length === 0) return;
-  const bytes = WireStoreSnapshot.encode({ ...empty, [field]: fresh } as WireStoreSnapshotType).finish();
+  if (fresh.length === 0) return out;
+  const freshObjects = fresh.map((k) => objects[from + k] as object);
+  const bytes = WireStoreSnapshot.encode({ ...empty, [field]: freshObjects } as WireStoreSnapshotType).finish();
   const r = new BinaryReader(bytes);
-  for (const obj of fresh) {
+  fresh.forEach((k, n) => {
     const start = r.pos;
     r.tag();
     r.skip(WireType.LengthDelimited);
-    elementCache.set(obj, bytes.subarray(start, r.pos));
-  }
+    const element = bytes.subarray(start, r.pos);
+    elementCache.set(freshObjects[n]!, element);
+    out[k] = element;
+  });
   if (r.pos !== bytes.length) throw new Error(`snapshot encoding: ${bytes.length - r.pos} bytes left after splitting ${fresh.length} ${field} elements`);
+  return out;
 }
+
+const NO_BYTES = new Uint8Array(0);
 
 const yieldImmediate = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -74,9 +83,7 @@ export async function encodeSnapshotSliced(membership: ClusterSnapshot, store: S
     const objects = store[field] as readonly unknown[];
     for (let i = 0; i < objects.length; i += SLICE_OBJECTS) {
       const end = Math.min(objects.length, i + SLICE_OBJECTS);
-      encodeUncached(field, objects, i, end, empty);
-      for (let j = i; j < end; j++) {
-        const bytes = elementCache.get(objects[j] as object)!;
+      for (const bytes of sliceElements(field, objects, i, end, empty)) {
         parts.push(bytes);
         storeBytes += bytes.length;
       }

@@ -29,10 +29,12 @@ export function snapshotPhase(raftId: number, memberIds: readonly number[], inte
  * is followed by the next one after half to one and a half intervals. An
  * interval of 0 or less turns them off, as in SwarmKit.
  */
-export function snapshotDue(applied: number, lastSnapshot: number, interval: number, phase: number): boolean {
+export function snapshotDue(applied: number, lastSnapshot: number, interval: number, phaseOf: () => number): boolean {
   if (interval <= 0) return false;
   const earliest = lastSnapshot + Math.ceil(interval / 2);
   if (applied < earliest) return false;
+  // Only now: the phase sorts the member list, and the node asks on every Ready.
+  const phase = phaseOf();
   const point = earliest + ((((phase - earliest) % interval) + interval) % interval);
   return applied >= point;
 }

@@ -119,6 +119,11 @@ export function optionalCaller(call: ServerSurfaceCall, clusterId: string): Call
   };
 }
 
+/** SwarmKit's refusal of a removed node's certificate (the agent recognises the text). */
+export function removedFromSwarm(nodeId: string): SwarmError {
+  return new SwarmError("PERMISSION_DENIED", `Permission denied: node ${nodeId} was removed from swarm`);
+}
+
 /** What authorization needs to know about the cluster, read fresh on every call. */
 export interface ClusterAuthView {
   readonly id: string;
@@ -135,7 +140,7 @@ export function authorize(call: ServerSurfaceCall, policy: AuthorizationPolicy, 
     throw new SwarmError("PERMISSION_DENIED", "Permission denied: remote certificate not part of organization");
   }
   if (cluster.isRemoved(caller.nodeId)) {
-    throw new SwarmError("PERMISSION_DENIED", `Permission denied: node ${caller.nodeId} was removed from swarm`);
+    throw removedFromSwarm(caller.nodeId);
   }
   return caller;
 }
