@@ -21,4 +21,15 @@ out="$base/src/shared/api/gen"
 rm -rf "$out"
 mkdir -p "$base"
 "$buf" generate --template buf.gen.yaml --output "$base"
+
+# The gRPC serializers ts-proto emits encode with a fresh BinaryWriter and copy the result into a
+# Buffer; route them through encodeToBuffer (src/shared/api/encode.ts: one reused writer per
+# thread, the result in a pooled Buffer) — the same bytes, far fewer allocations per call.
+for f in $(grep -rl 'Buffer.from([A-Za-z0-9_]*\.encode(value)\.finish())' "$out"); do
+  sed -i -E \
+    -e 's/Buffer\.from\(([A-Za-z0-9_]+)\.encode\(value\)\.finish\(\)\)/encodeToBuffer(\1, value)/g' \
+    -e '0,/^import \{ BinaryReader, BinaryWriter \} from "@bufbuild\/protobuf\/wire";$/s//&\nimport { encodeToBuffer } from "..\/..\/encode.js";/' \
+    "$f"
+  grep -q '^import { encodeToBuffer }' "$f" || { echo "gen-proto: could not add the encodeToBuffer import to $f" >&2; exit 1; }
+done
 echo "gen-proto: wrote $out"

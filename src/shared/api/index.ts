@@ -4,6 +4,7 @@
 
 import type { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import type { Duration } from "./gen/google/protobuf/duration.js";
+import { encodeToBuffer } from "./encode.js";
 
 export * from "./gen/api/types.js";
 export * from "./gen/api/specs.js";
@@ -19,6 +20,7 @@ export * as raftpb from "./gen/raftpb/raft.js";
 export * from "./gen/swarmkit_ts/forward.js";
 export { Duration } from "./gen/google/protobuf/duration.js";
 export { Any } from "./gen/google/protobuf/any.js";
+export { encodeToBuffer } from "./encode.js";
 
 /** The protobuf package of every SwarmKit service and message. */
 export const SWARMKIT_PACKAGE = "docker.swarmkit.v1";
@@ -37,9 +39,9 @@ export interface WireCodec<T> {
   decode(input: BinaryReader | Uint8Array, length?: number): T;
 }
 
-/** Encodes a message to a standalone byte array. */
+/** Encodes a message to a standalone byte array (a Buffer, via the thread's shared writer). */
 export function encodeMessage<T>(codec: WireCodec<T>, message: T): Uint8Array {
-  return codec.encode(message).finish();
+  return encodeToBuffer(codec, message);
 }
 
 /** google.protobuf.Duration from milliseconds (negative spans keep both parts negative). */

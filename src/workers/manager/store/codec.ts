@@ -5,6 +5,7 @@ import { SwarmError } from "../../../shared/errors.js";
 import { getLogger } from "../../../shared/logging.js";
 import { InternalRaftRequest, StoreAction as WireStoreAction, StoreActionKind } from "../../../shared/api/gen/api/raft.js";
 import { StoreSnapshot as WireStoreSnapshot } from "../../../shared/api/gen/api/snapshot.js";
+import { encodeToBuffer } from "../../../shared/api/encode.js";
 import type { ActionKind, StoreAction } from "./actions.js";
 import { isKind, type Cluster, type Config, type Kind, type Network, type Node, type Secret, type Service, type Task } from "./objects.js";
 
@@ -70,7 +71,7 @@ export function fromWireAction(w: WireStoreAction): StoreAction {
 }
 
 export function encodeRaftRequest(req: RaftRequest): Uint8Array {
-  return InternalRaftRequest.encode({ id: req.id, action: req.actions.map(toWireAction) }).finish();
+  return encodeToBuffer(InternalRaftRequest, { id: req.id, action: req.actions.map(toWireAction) });
 }
 
 export function decodeRaftRequest(bytes: Uint8Array): RaftRequest {
@@ -97,7 +98,7 @@ export function encodedActionsSize(actions: readonly StoreAction[]): number {
  * front when it proposes (withRequestId) — the same bytes as encodeRaftRequest.
  */
 export function encodeActions(actions: readonly StoreAction[]): Uint8Array {
-  return InternalRaftRequest.encode({ id: 0, action: actions.map(toWireAction) }).finish();
+  return encodeToBuffer(InternalRaftRequest, { id: 0, action: actions.map(toWireAction) });
 }
 
 /** encodeActions' bytes with the request ID (field 1) in front. */
@@ -107,7 +108,7 @@ export function withRequestId(id: number, encodedActions: Uint8Array): Uint8Arra
   // proposal allocates and grows a buffer for these few bytes.
   let size = 2;
   for (let n = id; n >= 128; n = Math.floor(n / 128)) size++;
-  const out = new Uint8Array(size + encodedActions.length);
+  const out = Buffer.allocUnsafe(size + encodedActions.length); // pooled: no malloc per proposal
   out[0] = 8;
   let o = 1;
   let n = id;
@@ -122,11 +123,11 @@ export function withRequestId(id: number, encodedActions: Uint8Array): Uint8Arra
 
 /** Encoded size of one action within a request (batch size estimates). */
 export function encodedActionSize(action: StoreAction): number {
-  return WireStoreAction.encode(toWireAction(action)).finish().byteLength + 4;
+  return encodeToBuffer(WireStoreAction, toWireAction(action)).byteLength + 4;
 }
 
 export function encodeStoreSnapshot(snap: StoreSnapshot): Uint8Array {
-  return WireStoreSnapshot.encode(toWireSnapshot(snap)).finish();
+  return encodeToBuffer(WireStoreSnapshot, toWireSnapshot(snap));
 }
 
 export function toWireSnapshot(snap: StoreSnapshot): WireStoreSnapshot {

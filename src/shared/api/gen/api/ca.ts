@@ -6,6 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { encodeToBuffer } from "../../encode.js";
 import {
   type CallOptions,
   type ChannelCredentials,
@@ -712,10 +713,10 @@ export const CAService = {
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: GetRootCACertificateRequest): Buffer =>
-      Buffer.from(GetRootCACertificateRequest.encode(value).finish()),
+      encodeToBuffer(GetRootCACertificateRequest, value),
     requestDeserialize: (value: Buffer): GetRootCACertificateRequest => GetRootCACertificateRequest.decode(value),
     responseSerialize: (value: GetRootCACertificateResponse): Buffer =>
-      Buffer.from(GetRootCACertificateResponse.encode(value).finish()),
+      encodeToBuffer(GetRootCACertificateResponse, value),
     responseDeserialize: (value: Buffer): GetRootCACertificateResponse => GetRootCACertificateResponse.decode(value),
   },
   /** Managers only. */
@@ -723,10 +724,10 @@ export const CAService = {
     path: "/docker.swarmkit.v1.CA/GetUnlockKey" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: GetUnlockKeyRequest): Buffer => Buffer.from(GetUnlockKeyRequest.encode(value).finish()),
+    requestSerialize: (value: GetUnlockKeyRequest): Buffer => encodeToBuffer(GetUnlockKeyRequest, value),
     requestDeserialize: (value: Buffer): GetUnlockKeyRequest => GetUnlockKeyRequest.decode(value),
     responseSerialize: (value: GetUnlockKeyResponse): Buffer =>
-      Buffer.from(GetUnlockKeyResponse.encode(value).finish()),
+      encodeToBuffer(GetUnlockKeyResponse, value),
     responseDeserialize: (value: Buffer): GetUnlockKeyResponse => GetUnlockKeyResponse.decode(value),
   },
 } as const;
@@ -784,10 +785,10 @@ export const NodeCAService = {
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: IssueNodeCertificateRequest): Buffer =>
-      Buffer.from(IssueNodeCertificateRequest.encode(value).finish()),
+      encodeToBuffer(IssueNodeCertificateRequest, value),
     requestDeserialize: (value: Buffer): IssueNodeCertificateRequest => IssueNodeCertificateRequest.decode(value),
     responseSerialize: (value: IssueNodeCertificateResponse): Buffer =>
-      Buffer.from(IssueNodeCertificateResponse.encode(value).finish()),
+      encodeToBuffer(IssueNodeCertificateResponse, value),
     responseDeserialize: (value: Buffer): IssueNodeCertificateResponse => IssueNodeCertificateResponse.decode(value),
   },
   nodeCertificateStatus: {
@@ -795,10 +796,10 @@ export const NodeCAService = {
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: NodeCertificateStatusRequest): Buffer =>
-      Buffer.from(NodeCertificateStatusRequest.encode(value).finish()),
+      encodeToBuffer(NodeCertificateStatusRequest, value),
     requestDeserialize: (value: Buffer): NodeCertificateStatusRequest => NodeCertificateStatusRequest.decode(value),
     responseSerialize: (value: NodeCertificateStatusResponse): Buffer =>
-      Buffer.from(NodeCertificateStatusResponse.encode(value).finish()),
+      encodeToBuffer(NodeCertificateStatusResponse, value),
     responseDeserialize: (value: Buffer): NodeCertificateStatusResponse => NodeCertificateStatusResponse.decode(value),
   },
 } as const;

@@ -6,6 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { encodeToBuffer } from "../../encode.js";
 import {
   type CallOptions,
   type ChannelCredentials,
@@ -1598,9 +1599,9 @@ export const DispatcherService = {
     path: "/docker.swarmkit.v1.Dispatcher/Session" as const,
     requestStream: false as const,
     responseStream: true as const,
-    requestSerialize: (value: SessionRequest): Buffer => Buffer.from(SessionRequest.encode(value).finish()),
+    requestSerialize: (value: SessionRequest): Buffer => encodeToBuffer(SessionRequest, value),
     requestDeserialize: (value: Buffer): SessionRequest => SessionRequest.decode(value),
-    responseSerialize: (value: SessionMessage): Buffer => Buffer.from(SessionMessage.encode(value).finish()),
+    responseSerialize: (value: SessionMessage): Buffer => encodeToBuffer(SessionMessage, value),
     responseDeserialize: (value: Buffer): SessionMessage => SessionMessage.decode(value),
   },
   /** The reply carries the period within which the next heartbeat must arrive. */
@@ -1608,9 +1609,9 @@ export const DispatcherService = {
     path: "/docker.swarmkit.v1.Dispatcher/Heartbeat" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: HeartbeatRequest): Buffer => Buffer.from(HeartbeatRequest.encode(value).finish()),
+    requestSerialize: (value: HeartbeatRequest): Buffer => encodeToBuffer(HeartbeatRequest, value),
     requestDeserialize: (value: Buffer): HeartbeatRequest => HeartbeatRequest.decode(value),
-    responseSerialize: (value: HeartbeatResponse): Buffer => Buffer.from(HeartbeatResponse.encode(value).finish()),
+    responseSerialize: (value: HeartbeatResponse): Buffer => encodeToBuffer(HeartbeatResponse, value),
     responseDeserialize: (value: Buffer): HeartbeatResponse => HeartbeatResponse.decode(value),
   },
   updateTaskStatus: {
@@ -1618,10 +1619,10 @@ export const DispatcherService = {
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: UpdateTaskStatusRequest): Buffer =>
-      Buffer.from(UpdateTaskStatusRequest.encode(value).finish()),
+      encodeToBuffer(UpdateTaskStatusRequest, value),
     requestDeserialize: (value: Buffer): UpdateTaskStatusRequest => UpdateTaskStatusRequest.decode(value),
     responseSerialize: (value: UpdateTaskStatusResponse): Buffer =>
-      Buffer.from(UpdateTaskStatusResponse.encode(value).finish()),
+      encodeToBuffer(UpdateTaskStatusResponse, value),
     responseDeserialize: (value: Buffer): UpdateTaskStatusResponse => UpdateTaskStatusResponse.decode(value),
   },
   updateVolumeStatus: {
@@ -1629,10 +1630,10 @@ export const DispatcherService = {
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: UpdateVolumeStatusRequest): Buffer =>
-      Buffer.from(UpdateVolumeStatusRequest.encode(value).finish()),
+      encodeToBuffer(UpdateVolumeStatusRequest, value),
     requestDeserialize: (value: Buffer): UpdateVolumeStatusRequest => UpdateVolumeStatusRequest.decode(value),
     responseSerialize: (value: UpdateVolumeStatusResponse): Buffer =>
-      Buffer.from(UpdateVolumeStatusResponse.encode(value).finish()),
+      encodeToBuffer(UpdateVolumeStatusResponse, value),
     responseDeserialize: (value: Buffer): UpdateVolumeStatusResponse => UpdateVolumeStatusResponse.decode(value),
   },
   /**
@@ -1644,9 +1645,9 @@ export const DispatcherService = {
     path: "/docker.swarmkit.v1.Dispatcher/Tasks" as const,
     requestStream: false as const,
     responseStream: true as const,
-    requestSerialize: (value: TasksRequest): Buffer => Buffer.from(TasksRequest.encode(value).finish()),
+    requestSerialize: (value: TasksRequest): Buffer => encodeToBuffer(TasksRequest, value),
     requestDeserialize: (value: Buffer): TasksRequest => TasksRequest.decode(value),
-    responseSerialize: (value: TasksMessage): Buffer => Buffer.from(TasksMessage.encode(value).finish()),
+    responseSerialize: (value: TasksMessage): Buffer => encodeToBuffer(TasksMessage, value),
     responseDeserialize: (value: Buffer): TasksMessage => TasksMessage.decode(value),
   },
   /** First message: COMPLETE set; then INCREMENTAL changes chained by applies_to/results_in. */
@@ -1654,9 +1655,9 @@ export const DispatcherService = {
     path: "/docker.swarmkit.v1.Dispatcher/Assignments" as const,
     requestStream: false as const,
     responseStream: true as const,
-    requestSerialize: (value: AssignmentsRequest): Buffer => Buffer.from(AssignmentsRequest.encode(value).finish()),
+    requestSerialize: (value: AssignmentsRequest): Buffer => encodeToBuffer(AssignmentsRequest, value),
     requestDeserialize: (value: Buffer): AssignmentsRequest => AssignmentsRequest.decode(value),
-    responseSerialize: (value: AssignmentsMessage): Buffer => Buffer.from(AssignmentsMessage.encode(value).finish()),
+    responseSerialize: (value: AssignmentsMessage): Buffer => encodeToBuffer(AssignmentsMessage, value),
     responseDeserialize: (value: Buffer): AssignmentsMessage => AssignmentsMessage.decode(value),
   },
 } as const;

@@ -6,6 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { encodeToBuffer } from "../../encode.js";
 import {
   type CallOptions,
   type ChannelCredentials,
@@ -1334,10 +1335,10 @@ export const RaftService = {
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: ProcessRaftMessageRequest): Buffer =>
-      Buffer.from(ProcessRaftMessageRequest.encode(value).finish()),
+      encodeToBuffer(ProcessRaftMessageRequest, value),
     requestDeserialize: (value: Buffer): ProcessRaftMessageRequest => ProcessRaftMessageRequest.decode(value),
     responseSerialize: (value: ProcessRaftMessageResponse): Buffer =>
-      Buffer.from(ProcessRaftMessageResponse.encode(value).finish()),
+      encodeToBuffer(ProcessRaftMessageResponse, value),
     responseDeserialize: (value: Buffer): ProcessRaftMessageResponse => ProcessRaftMessageResponse.decode(value),
   },
   /** Client stream: one large raft message (a snapshot) split into chunks. */
@@ -1346,10 +1347,10 @@ export const RaftService = {
     requestStream: true as const,
     responseStream: false as const,
     requestSerialize: (value: StreamRaftMessageRequest): Buffer =>
-      Buffer.from(StreamRaftMessageRequest.encode(value).finish()),
+      encodeToBuffer(StreamRaftMessageRequest, value),
     requestDeserialize: (value: Buffer): StreamRaftMessageRequest => StreamRaftMessageRequest.decode(value),
     responseSerialize: (value: StreamRaftMessageResponse): Buffer =>
-      Buffer.from(StreamRaftMessageResponse.encode(value).finish()),
+      encodeToBuffer(StreamRaftMessageResponse, value),
     responseDeserialize: (value: Buffer): StreamRaftMessageResponse => StreamRaftMessageResponse.decode(value),
   },
   resolveAddress: {
@@ -1357,10 +1358,10 @@ export const RaftService = {
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: ResolveAddressRequest): Buffer =>
-      Buffer.from(ResolveAddressRequest.encode(value).finish()),
+      encodeToBuffer(ResolveAddressRequest, value),
     requestDeserialize: (value: Buffer): ResolveAddressRequest => ResolveAddressRequest.decode(value),
     responseSerialize: (value: ResolveAddressResponse): Buffer =>
-      Buffer.from(ResolveAddressResponse.encode(value).finish()),
+      encodeToBuffer(ResolveAddressResponse, value),
     responseDeserialize: (value: Buffer): ResolveAddressResponse => ResolveAddressResponse.decode(value),
   },
 } as const;
@@ -1435,18 +1436,18 @@ export const RaftMembershipService = {
     path: "/docker.swarmkit.v1.RaftMembership/Join" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: JoinRequest): Buffer => Buffer.from(JoinRequest.encode(value).finish()),
+    requestSerialize: (value: JoinRequest): Buffer => encodeToBuffer(JoinRequest, value),
     requestDeserialize: (value: Buffer): JoinRequest => JoinRequest.decode(value),
-    responseSerialize: (value: JoinResponse): Buffer => Buffer.from(JoinResponse.encode(value).finish()),
+    responseSerialize: (value: JoinResponse): Buffer => encodeToBuffer(JoinResponse, value),
     responseDeserialize: (value: Buffer): JoinResponse => JoinResponse.decode(value),
   },
   leave: {
     path: "/docker.swarmkit.v1.RaftMembership/Leave" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: LeaveRequest): Buffer => Buffer.from(LeaveRequest.encode(value).finish()),
+    requestSerialize: (value: LeaveRequest): Buffer => encodeToBuffer(LeaveRequest, value),
     requestDeserialize: (value: Buffer): LeaveRequest => LeaveRequest.decode(value),
-    responseSerialize: (value: LeaveResponse): Buffer => Buffer.from(LeaveResponse.encode(value).finish()),
+    responseSerialize: (value: LeaveResponse): Buffer => encodeToBuffer(LeaveResponse, value),
     responseDeserialize: (value: Buffer): LeaveResponse => LeaveResponse.decode(value),
   },
 } as const;

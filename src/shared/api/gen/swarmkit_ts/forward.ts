@@ -6,6 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { encodeToBuffer } from "../../encode.js";
 import {
   type CallOptions,
   type ChannelCredentials,
@@ -423,9 +424,9 @@ export const ControlForwarderService = {
     path: "/swarmkit_ts.v1.ControlForwarder/Forward" as const,
     requestStream: true as const,
     responseStream: true as const,
-    requestSerialize: (value: ForwardedWrites): Buffer => Buffer.from(ForwardedWrites.encode(value).finish()),
+    requestSerialize: (value: ForwardedWrites): Buffer => encodeToBuffer(ForwardedWrites, value),
     requestDeserialize: (value: Buffer): ForwardedWrites => ForwardedWrites.decode(value),
-    responseSerialize: (value: ForwardedResults): Buffer => Buffer.from(ForwardedResults.encode(value).finish()),
+    responseSerialize: (value: ForwardedResults): Buffer => encodeToBuffer(ForwardedResults, value),
     responseDeserialize: (value: Buffer): ForwardedResults => ForwardedResults.decode(value),
   },
 } as const;
