@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A private, local Docker engine for development, tests and CI.
 #
-# Usage: scripts/docker-engine.sh start|stop|status|addr|env|purge
+# Usage: scripts/docker-engine.sh start|stop|status|addr|env|prune|purge
 #
 #   start   reuse the engine at the well-known location if it answers, else
 #           (installing docker.io and busybox-static first when root and
@@ -11,6 +11,10 @@
 #   status  exit 0 and print the address if the engine answers, else exit 1.
 #   addr    print the engine address (unix:///…/docker.sock).
 #   env     print `export DOCKER_HOST=…` and `export SWARMKIT_ENGINE_ADDR=…`.
+#   prune   remove the task containers (label com.docker.swarm.task.id) that
+#           swarmd agents left on this engine, unless a swarmd still uses it.
+#           A test run that is killed leaves its tasks running; hundreds of
+#           them once wedged the engine. `npm test` prunes before it starts.
 #   purge   stop, then delete the engine's directory (images, containers, logs).
 #
 # The engine uses vfs storage, no bridge and no iptables, so it needs nothing
@@ -177,12 +181,50 @@ cmd_stop() {
   say "stopped"
 }
 
+# PIDs of running processes whose command line names this engine's socket (a swarmd with
+# --engine-addr unix://$SOCK); their task containers are theirs to keep.
+engine_users() {
+  local f pid
+  for f in /proc/[0-9]*/cmdline; do
+    pid="${f#/proc/}"; pid="${pid%/cmdline}"
+    [ "$pid" = "$$" ] && continue
+    case "$(tr '\0' ' ' <"$f" 2>/dev/null)" in
+      *"--engine-addr unix://$SOCK"* | *"--engine-addr=unix://$SOCK"*) echo "$pid" ;;
+    esac
+  done
+  return 0
+}
+
+cmd_prune() {
+  if ! answers; then
+    say "no engine answers on $ADDR; nothing to prune"
+    return 0
+  fi
+  local users
+  users="$(engine_users | tr '\n' ' ')"
+  if [ -n "$users" ]; then
+    say "not pruning: swarmd processes use this engine (pids $users)"
+    return 0
+  fi
+  local ids
+  ids="$(docker_cli ps -aq --filter label=com.docker.swarm.task.id)"
+  if [ -z "$ids" ]; then
+    say "no leftover task containers"
+    return 0
+  fi
+  # shellcheck disable=SC2086 # one ID per word
+  set -- $ids
+  say "removing $# leftover task containers"
+  printf '%s\n' "$@" | xargs -n 50 timeout 120 docker -H "$ADDR" rm -f >/dev/null || say "some containers could not be removed"
+}
+
 case "${1:-}" in
   start) cmd_start ;;
   stop) cmd_stop ;;
   status)
     if answers; then echo "$ADDR"; else say "no engine answers on $ADDR"; exit 1; fi ;;
   addr) echo "$ADDR" ;;
+  prune) cmd_prune ;;
   env) printf 'export DOCKER_HOST=%s\nexport SWARMKIT_ENGINE_ADDR=%s\n' "$ADDR" "$ADDR" ;;
   purge)
     cmd_stop
@@ -193,6 +235,6 @@ case "${1:-}" in
     fi
     say "removed $DIR" ;;
   *)
-    echo "usage: $0 start|stop|status|addr|env|purge" >&2
+    echo "usage: $0 start|stop|status|addr|env|prune|purge" >&2
     exit 2 ;;
 esac

@@ -2,7 +2,15 @@
 // Runs the compiled test suite with Node's own runner and fails a run that
 // executed no test (node --test exits 0 on an empty directory).
 // Usage: node scripts/run-tests.mjs [paths under build/test ...]
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+// Task containers left on the private test engine by an earlier run that was killed keep
+// running, and enough of them wedge the engine: remove them first (the script leaves them
+// alone while a swarmd uses the engine, and does nothing when no engine runs).
+const engineScript = fileURLToPath(new URL("./docker-engine.sh", import.meta.url));
+const prune = spawnSync(engineScript, ["prune"], { stdio: ["ignore", "ignore", "inherit"], timeout: 300_000 });
+if (prune.status !== 0) console.error(`run-tests: ${engineScript} prune failed (${prune.error?.message ?? `exit ${prune.status}`}); going on`);
 
 const args = process.argv.slice(2);
 const targets = args.length > 0 ? args : ["build/test/"];
