@@ -23,7 +23,8 @@
 // headline ratio stays against plaintext etcd; the TLS lines stand beside it.
 // Output: JSON lines on stdout, progress on stderr.
 // Usage: node build/scripts/bench-replication.js [--seconds 5] [--warmup 2] [--cluster-warmup 6] [--value 256] [--etcd-tls 1]
-import { spawn, execFile } from "node:child_process";
+import { spawn, execFile, execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -79,13 +80,74 @@ interface RunResult {
   firstError?: string;
   secs: number;
   lat: number[];
+  cpu?: CpuPerWrite;
+}
+
+// ---- CPU per write ---------------------------------------------------------------------------
+// Both clusters share the machine's two cores with the client, so what each process spends per
+// write decides throughput once they are busy: every run line carries it.
+
+/** The member processes of the cluster under load, the leader apart. */
+interface CpuSubjects {
+  leader: number;
+  followers: number[];
+}
+
+/** µs of CPU (user + system, all threads) per measured write. */
+interface CpuPerWrite {
+  client: number;
+  leader: number;
+  followers: number[];
+}
+
+const CLOCK_TICKS = ((): number => {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU time (ms) process `pid` has used so far, from /proc/<pid>/stat; undefined where that is unreadable. */
+function processCpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+function cpuSample(subjects: CpuSubjects): { client: number; members: (number | undefined)[] } {
+  const own = process.cpuUsage();
+  return { client: (own.user + own.system) / 1000, members: [subjects.leader, ...subjects.followers].map(processCpuMs) };
+}
+
+function cpuPerWrite(a: ReturnType<typeof cpuSample>, b: ReturnType<typeof cpuSample>, writes: number): CpuPerWrite | undefined {
+  if (writes === 0) return undefined;
+  const us = (ms: number): number => Math.round((ms * 1000) / writes);
+  const members: number[] = [];
+  for (let i = 0; i < a.members.length; i++) {
+    const before = a.members[i];
+    const after = b.members[i];
+    if (before === undefined || after === undefined) return undefined;
+    members.push(us(after - before));
+  }
+  return { client: us(b.client - a.client), leader: members[0]!, followers: members.slice(1) };
 }
 
 /**
  * `writers` loops calling `write` back to back. Calls that start during the warm-up are not
  * counted; the measured window runs from its start until the last call started in it returns.
  */
-async function drive(writers: number, write: (writer: number, seq: number) => Promise<void>, warmupS = WARMUP, seconds = SECONDS): Promise<RunResult> {
+async function drive(
+  writers: number,
+  write: (writer: number, seq: number) => Promise<void>,
+  warmupS = WARMUP,
+  seconds = SECONDS,
+  cpuOf?: CpuSubjects,
+): Promise<RunResult> {
   const lat: number[] = [];
   let errors = 0;
   let firstError: string | undefined;
@@ -110,10 +172,12 @@ async function drive(writers: number, write: (writer: number, seq: number) => Pr
   await new Promise((r) => setTimeout(r, warmupS * 1000));
   measuring = true;
   t0 = performance.now();
+  const cpu0 = cpuOf && cpuSample(cpuOf);
   await new Promise((r) => setTimeout(r, seconds * 1000));
   stop = true;
+  const cpu = cpuOf && cpu0 && cpuPerWrite(cpu0, cpuSample(cpuOf), lat.length);
   await Promise.all(loops);
-  return { writes: lat.length, errors, firstError, secs: (performance.now() - t0) / 1000, lat };
+  return { writes: lat.length, errors, firstError, secs: (performance.now() - t0) / 1000, lat, cpu };
 }
 
 /** Unmeasured load on a fresh cluster until its JIT-compiled paths are at steady state (see the header). */
@@ -148,6 +212,7 @@ function report(name: string, system: string, via: string, writers: number, r: R
     ...(r.errors > 0 ? { first_error: r.firstError } : {}),
     seconds: round3(r.secs),
     connection: "one shared gRPC connection",
+    ...(r.cpu ? { cpu_us_per_write: r.cpu } : {}),
     ...extra,
   });
   return { writesPerSec, p50: latency.p50, p99: latency.p99 };
@@ -257,7 +322,8 @@ async function benchSwarmd(value: Buffer): Promise<{ leader: Map<number, Measure
           }
         }
         progress(`swarmd via ${via}, ${writers} writers`);
-        const r = await drive(writers, (w, seq) => kv.put(`b-${via}-${writers}-${w}-${seq}`, value));
+        const cpuOf = { leader: leader.proc.child.pid!, followers: cluster.members.filter((m) => m !== leader).map((m) => m.proc.child.pid!) };
+        const r = await drive(writers, (w, seq) => kv.put(`b-${via}-${writers}-${w}-${seq}`, value), WARMUP, SECONDS, cpuOf);
         const after = await cluster.leader().catch(() => undefined);
         const m = report(`replication_swarmd_${via}_${writers}_writers`, "swarmd", via, writers, r, {
           write: "Control.CreateConfig",
@@ -290,6 +356,14 @@ async function freeEtcdBase(): Promise<number> {
     if ((await Promise.all(ports.map(free))).every(Boolean)) return base;
   }
   throw new Error("no free port range for etcd");
+}
+
+/** The etcd processes of a cluster started by etcd-cluster.sh (its <name>.pid files, in the order of its URLs). */
+async function etcdPids(dir: string, urls: string[], leaderUrl: string): Promise<CpuSubjects | undefined> {
+  const pids = await Promise.all(["e1", "e2", "e3"].map(async (name) => Number((await readFile(join(dir, `${name}.pid`), "utf8")).trim())));
+  const leaderAt = urls.indexOf(leaderUrl);
+  if (leaderAt < 0 || pids.length !== urls.length) return undefined;
+  return { leader: pids[leaderAt]!, followers: pids.filter((_, i) => i !== leaderAt) };
 }
 
 async function benchEtcd(value: Buffer, tls: boolean): Promise<{ leader: Map<number, Measured>; follower: Map<number, Measured>; version: string }> {
@@ -326,7 +400,8 @@ async function benchEtcd(value: Buffer, tls: boolean): Promise<{ leader: Map<num
       const kv = new EtcdKv(via === "leader" ? leader : urls.find((u) => u !== leader)!, ca);
       try {
         progress(`${system} via ${via}, ${writers} writers`);
-        const r = await drive(writers, (w, seq) => kv.put(Buffer.from(`bench/${via}/${writers}/${w}/${seq}`), value));
+        const cpuOf = await etcdPids(dir, urls, leader);
+        const r = await drive(writers, (w, seq) => kv.put(Buffer.from(`bench/${via}/${writers}/${w}/${seq}`), value), WARMUP, SECONDS, cpuOf);
         const after = await leaderUrl().catch(() => undefined);
         const m = report(`replication_${system}_${via}_${writers}_writers`, system, via, writers, r, {
           write: "etcdserverpb.KV/Put",
