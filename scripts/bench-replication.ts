@@ -212,7 +212,7 @@ function report(name: string, system: string, via: string, writers: number, r: R
     ...(r.errors > 0 ? { first_error: r.firstError } : {}),
     seconds: round3(r.secs),
     connection: "one shared gRPC connection",
-    ...(r.cpu ? { cpu_us_per_write: r.cpu } : {}),
+    ...(r.cpu ? { cpu_us_per_write: r.cpu, cores_busy: round3((writesPerSec * (r.cpu.client + r.cpu.leader + r.cpu.followers.reduce((a, b) => a + b, 0))) / 1e6) } : {}),
     ...extra,
   });
   return { writesPerSec, p50: latency.p50, p99: latency.p99 };
