@@ -7,6 +7,7 @@ import {
   ControlService,
   CreateConfigResponse,
   encodeToBuffer,
+  encodeToOwnBuffer,
   InternalRaftRequest,
   Service,
   StoreActionKind,
@@ -40,6 +41,18 @@ test("encodeToBuffer gives a fresh writer's bytes, as a Buffer, call after call"
       assert.ok(got.equals(want), `${name}, round ${round}: bytes differ`);
     }
   }
+});
+
+test("encodeToOwnBuffer gives the same bytes in memory of their own (no pool slab kept alive)", () => {
+  for (const bytes of [0, 10, 300, 5000]) {
+    const m = config(`own-${bytes}`, bytes);
+    const own = encodeToOwnBuffer(Config, m);
+    assert.ok(own.equals(fresh(Config, m)));
+    assert.equal(own.buffer.byteLength, own.length, `${bytes}-byte payload: the ArrayBuffer is exactly the message`);
+  }
+  // The pooled variant does share a slab for small messages: that is the difference.
+  const pooled = encodeToBuffer(Config, config("pooled", 10));
+  assert.ok(pooled.buffer.byteLength > pooled.length);
 });
 
 test("results do not share memory with later encodes", () => {

@@ -7,6 +7,11 @@
 // showed up as malloc/free, ArrayBuffer sweeping and extra scavenges. One
 // writer per thread, reused, keeps its grown buffer, and the result is copied
 // into a Buffer.allocUnsafe (Node's shared pool for small sizes).
+//
+// Pooled Buffers are slices of an 8 KiB slab that stays alive as long as any
+// slice of it does. Bytes kept for long (raft log entries, the snapshot
+// element cache) take encodeToOwnBuffer instead: exactly their size, their
+// own memory.
 
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 
@@ -40,17 +45,27 @@ let shared = new BinaryWriter();
 let inUse = false;
 
 /**
- * `codec.encode(message)` as a Buffer, written with this thread's shared writer.
+ * `codec.encode(message)` as a Buffer, written with this thread's shared writer;
+ * small results share Node's buffer pool (for bytes that are sent and dropped).
  * Byte-for-byte what `Buffer.from(codec.encode(message).finish())` gives.
  */
 export function encodeToBuffer<T>(codec: MessageEncoder<T>, message: T): Buffer {
+  return encodeWith(codec, message, Buffer.allocUnsafe);
+}
+
+/** encodeToBuffer, into memory of its own: for bytes that are kept. */
+export function encodeToOwnBuffer<T>(codec: MessageEncoder<T>, message: T): Buffer {
+  return encodeWith(codec, message, Buffer.allocUnsafeSlow);
+}
+
+function encodeWith<T>(codec: MessageEncoder<T>, message: T, alloc: (size: number) => Buffer): Buffer {
   // Encoders never call back into this module, but be safe if one ever does.
   if (inUse) return asBuffer(codec.encode(message).finish());
   inUse = true;
   const w = shared;
   try {
     codec.encode(message, w);
-    return take(w);
+    return take(w, alloc);
   } catch (err) {
     shared = new BinaryWriter(); // a throw mid-message leaves forks open: start clean
     throw err;
@@ -59,10 +74,10 @@ export function encodeToBuffer<T>(codec: MessageEncoder<T>, message: T): Buffer 
   }
 }
 
-function take(w: BinaryWriter): Buffer {
+function take(w: BinaryWriter, alloc: (size: number) => Buffer): Buffer {
   if (!STATE_READABLE) return asBuffer(w.finish());
   const s = w as unknown as WriterState;
-  const out = Buffer.allocUnsafe(s.pos);
+  const out = alloc(s.pos);
   out.set(s.buffer.subarray(0, s.pos));
   s.pos = 0;
   if (s.buffer.length > KEEP_BYTES) shared = new BinaryWriter();

@@ -20,7 +20,7 @@ export * as raftpb from "./gen/raftpb/raft.js";
 export * from "./gen/swarmkit_ts/forward.js";
 export { Duration } from "./gen/google/protobuf/duration.js";
 export { Any } from "./gen/google/protobuf/any.js";
-export { encodeToBuffer } from "./encode.js";
+export { encodeToBuffer, encodeToOwnBuffer } from "./encode.js";
 
 /** The protobuf package of every SwarmKit service and message. */
 export const SWARMKIT_PACKAGE = "docker.swarmkit.v1";

@@ -9,7 +9,7 @@
 // and the Snapshot is its header fields followed by one length-delimited store
 // field (field 3) holding them.
 import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import { encodeToBuffer, Snapshot as ApiSnapshot, Snapshot_Version, type ClusterSnapshot } from "../../../shared/api/index.js";
+import { encodeToOwnBuffer, Snapshot as ApiSnapshot, Snapshot_Version, type ClusterSnapshot } from "../../../shared/api/index.js";
 import { StoreSnapshot as WireStoreSnapshot, type StoreSnapshot as WireStoreSnapshotType } from "../../../shared/api/gen/api/snapshot.js";
 import { toWireSnapshot } from "../store/codec.js";
 import type { StoreSnapshot } from "../store/index.js";
@@ -54,7 +54,7 @@ function sliceElements(field: keyof StoreSnapshot, objects: readonly unknown[], 
   }
   if (fresh.length === 0) return out;
   const freshObjects = fresh.map((k) => objects[from + k] as object);
-  const bytes = encodeToBuffer(WireStoreSnapshot, { ...empty, [field]: freshObjects } as WireStoreSnapshotType);
+  const bytes = encodeToOwnBuffer(WireStoreSnapshot, { ...empty, [field]: freshObjects } as WireStoreSnapshotType); // the cache keeps views of it
   const r = new BinaryReader(bytes);
   fresh.forEach((k, n) => {
     const start = r.pos;

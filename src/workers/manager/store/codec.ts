@@ -5,7 +5,7 @@ import { SwarmError } from "../../../shared/errors.js";
 import { getLogger } from "../../../shared/logging.js";
 import { InternalRaftRequest, StoreAction as WireStoreAction, StoreActionKind } from "../../../shared/api/gen/api/raft.js";
 import { StoreSnapshot as WireStoreSnapshot } from "../../../shared/api/gen/api/snapshot.js";
-import { encodeToBuffer } from "../../../shared/api/encode.js";
+import { encodeToBuffer, encodeToOwnBuffer } from "../../../shared/api/encode.js";
 import type { ActionKind, StoreAction } from "./actions.js";
 import { isKind, type Cluster, type Config, type Kind, type Network, type Node, type Secret, type Service, type Task } from "./objects.js";
 
@@ -71,7 +71,7 @@ export function fromWireAction(w: WireStoreAction): StoreAction {
 }
 
 export function encodeRaftRequest(req: RaftRequest): Uint8Array {
-  return encodeToBuffer(InternalRaftRequest, { id: req.id, action: req.actions.map(toWireAction) });
+  return encodeToOwnBuffer(InternalRaftRequest, { id: req.id, action: req.actions.map(toWireAction) }); // kept in the raft log
 }
 
 export function decodeRaftRequest(bytes: Uint8Array): RaftRequest {
@@ -108,7 +108,7 @@ export function withRequestId(id: number, encodedActions: Uint8Array): Uint8Arra
   // proposal allocates and grows a buffer for these few bytes.
   let size = 2;
   for (let n = id; n >= 128; n = Math.floor(n / 128)) size++;
-  const out = Buffer.allocUnsafe(size + encodedActions.length); // pooled: no malloc per proposal
+  const out = Buffer.allocUnsafeSlow(size + encodedActions.length); // its own memory: the raft log keeps it
   out[0] = 8;
   let o = 1;
   let n = id;
@@ -127,7 +127,7 @@ export function encodedActionSize(action: StoreAction): number {
 }
 
 export function encodeStoreSnapshot(snap: StoreSnapshot): Uint8Array {
-  return encodeToBuffer(WireStoreSnapshot, toWireSnapshot(snap));
+  return encodeToOwnBuffer(WireStoreSnapshot, toWireSnapshot(snap));
 }
 
 export function toWireSnapshot(snap: StoreSnapshot): WireStoreSnapshot {
