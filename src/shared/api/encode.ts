@@ -75,7 +75,11 @@ function encodeWith<T>(codec: MessageEncoder<T>, message: T, alloc: (size: numbe
 }
 
 function take(w: BinaryWriter, alloc: (size: number) => Buffer): Buffer {
-  if (!STATE_READABLE) return asBuffer(w.finish());
+  if (!STATE_READABLE) {
+    const bytes = w.finish();
+    if (bytes.length > KEEP_BYTES) shared = new BinaryWriter();
+    return asBuffer(bytes);
+  }
   const s = w as unknown as WriterState;
   const out = alloc(s.pos);
   out.set(s.buffer.subarray(0, s.pos));
