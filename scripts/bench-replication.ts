@@ -231,6 +231,22 @@ async function sequentialRtt(call: () => Promise<unknown>, n = 2000): Promise<{ 
   return latencySummary(lat);
 }
 
+/**
+ * CPU per bare read with 64 in flight on the leader (`api_read_cpu_<system>`): what a gRPC call
+ * through the API costs the server and the client before raft adds anything.
+ */
+async function readCpu(system: string, call: () => Promise<void>, cpuOf: CpuSubjects | undefined, extra: Record<string, unknown>): Promise<void> {
+  const r = await drive(64, () => call(), 1, 3, cpuOf);
+  if (aborting || !r.cpu || r.writes === 0) return;
+  emit(`api_read_cpu_${system}`, r.cpu.leader, "us/call", {
+    client_us_per_call: r.cpu.client,
+    calls_per_s: Math.round(r.writes / r.secs),
+    in_flight: 64,
+    ...(r.errors > 0 ? { errors: r.errors, first_error: r.firstError } : {}),
+    ...extra,
+  });
+}
+
 // ---- floors --------------------------------------------------------------------------------
 
 /** p50/p99 of a 64-byte ping-pong with an echo server in another process over 127.0.0.1. */
@@ -300,6 +316,16 @@ async function benchSwarmd(value: Buffer): Promise<{ leader: Map<number, Measure
       emit("api_read_rtt_swarmd_p50", rtt.p50, "ms", { p99: rtt.p99, call: "Control.ListClusters matching no name, on the leader (no raft)", transport: "TLS over the control unix socket" });
     } finally {
       client.close();
+    }
+  }
+  {
+    const leader = await cluster.leader();
+    const kv = new SwarmdKv(leader.socket);
+    try {
+      const cpuOf = { leader: leader.proc.child.pid!, followers: [] };
+      await readCpu("swarmd", () => kv.listClustersByName("bench-none"), cpuOf, { call: "Control.ListClusters matching no name, on the leader (no raft)" });
+    } finally {
+      kv.close();
     }
   }
 
@@ -384,11 +410,14 @@ async function benchEtcd(value: Buffer, tls: boolean): Promise<{ leader: Map<num
   const leaderUrl = async (): Promise<string> => (await run(ETCD_SCRIPT, ["leader", dir])).stdout.trim();
   const out = { leader: new Map<number, Measured>(), follower: new Map<number, Measured>(), version };
   {
-    const kv = new EtcdKv(await leaderUrl(), ca);
+    const url = await leaderUrl();
+    const kv = new EtcdKv(url, ca);
     try {
       await warmUpCluster(system, (w, seq) => kv.put(Buffer.from(`warm/${w}/${seq}`), value));
       const rtt = await sequentialRtt(() => kv.serializableGet(Buffer.from("bench/none")));
       emit(`api_read_rtt_${system}_p50`, rtt.p50, "ms", { p99: rtt.p99, call: "KV.Range serializable on the leader (no raft)", transport });
+      const cpuOf = await etcdPids(dir, urls, url);
+      await readCpu(system, () => kv.serializableGet(Buffer.from("bench/none")), cpuOf && { leader: cpuOf.leader, followers: [] }, { call: "KV.Range serializable on the leader (no raft)", transport });
     } finally {
       kv.close();
     }

@@ -8,7 +8,7 @@ import {
   ContainerSpec,
   durationFromMillis,
   durationToMillis,
-  encodeMessage,
+  encodeToBuffer,
   InternalRaftRequest,
   ListNodesRequest,
   Meta,
@@ -24,10 +24,10 @@ import {
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 
 test("Version{index:5} encodes to 08 05, as gogo-protobuf does", () => {
-  assert.equal(hex(encodeMessage(Version, { index: 5 })), "0805");
+  assert.equal(hex(encodeToBuffer(Version, { index: 5 })), "0805");
   assert.deepEqual(Version.decode(Uint8Array.from([0x08, 0x05])), { index: 5 });
   // proto3 default: a zero index is not written at all.
-  assert.equal(encodeMessage(Version, { index: 0 }).length, 0);
+  assert.equal(encodeToBuffer(Version, { index: 0 }).length, 0);
 });
 
 test("Meta with timestamps encodes to hand-computed bytes", () => {
@@ -36,14 +36,14 @@ test("Meta with timestamps encodes to hand-computed bytes", () => {
   // 12 02 {08 01}                       created_at = Timestamp{seconds:1}
   // 1a 08 {08 02 10 80 ca b5 ee 01}     updated_at = Timestamp{seconds:2, nanos:500000000}
   const expected = "0a020805" + "12020801" + "1a08" + "0802" + "1080cab5ee01";
-  assert.equal(hex(encodeMessage(Meta, meta)), expected);
+  assert.equal(hex(encodeToBuffer(Meta, meta)), expected);
   assert.deepEqual(Meta.decode(Buffer.from(expected, "hex")), meta);
 });
 
 test("repeated enums in list filters stay unpacked, as SwarmKit declares them", () => {
   const req = ListNodesRequest.fromPartial({ filters: { roles: [NodeRole.MANAGER, NodeRole.WORKER] } });
   // filters (field 1, 4 bytes): roles (field 5, varint) written once per value: 28 01 28 00.
-  assert.equal(hex(encodeMessage(ListNodesRequest, req)), "0a0428012800");
+  assert.equal(hex(encodeToBuffer(ListNodesRequest, req)), "0a0428012800");
   // A packed encoding (2a 02 01 00) must still decode to the same list.
   assert.deepEqual(ListNodesRequest.decode(Buffer.from("0a042a020100", "hex")).filters?.roles, [1, 0]);
 });
@@ -74,15 +74,15 @@ test("Service with a replicated mode round-trips, oneofs included", () => {
     },
     specVersion: { index: 11 },
   });
-  const decoded = Service.decode(encodeMessage(Service, service));
+  const decoded = Service.decode(encodeToBuffer(Service, service));
   assert.deepEqual(decoded, service);
   assert.equal(decoded.spec?.mode?.$case, "replicated");
   assert.equal(decoded.spec?.task?.runtime?.$case === "container" && decoded.spec.task.runtime.value.init, true);
 
   const job = Service.fromPartial({ id: "x", spec: { mode: { $case: "replicatedJob", value: { maxConcurrent: 2, totalCompletions: 10 } } } });
-  const jobBack = Service.decode(encodeMessage(Service, job));
+  const jobBack = Service.decode(encodeToBuffer(Service, job));
   assert.deepEqual(jobBack.spec?.mode, { $case: "replicatedJob", value: { maxConcurrent: 2, totalCompletions: 10 } });
-  const global = Service.decode(encodeMessage(Service, Service.fromPartial({ spec: { mode: { $case: "global", value: {} } } })));
+  const global = Service.decode(encodeToBuffer(Service, Service.fromPartial({ spec: { mode: { $case: "global", value: {} } } })));
   assert.equal(global.spec?.mode?.$case, "global");
 });
 
@@ -105,7 +105,7 @@ test("Task with a container status round-trips", () => {
     },
     desiredState: TaskState.RUNNING,
   });
-  const back = Task.decode(encodeMessage(Task, task));
+  const back = Task.decode(encodeToBuffer(Task, task));
   assert.deepEqual(back, task);
   assert.equal(back.status?.state, 512);
   assert.ok(TaskState.COMPLETE > TaskState.RUNNING, "task states compare numerically");
@@ -127,7 +127,7 @@ test("Cluster with map fields round-trips", () => {
     subnetSize: 24,
     VXLANUDPPort: 4789,
   });
-  const back = Cluster.decode(encodeMessage(Cluster, cluster));
+  const back = Cluster.decode(encodeToBuffer(Cluster, cluster));
   assert.deepEqual(back, cluster);
   assert.equal(durationToMillis(back.spec?.dispatcher?.heartbeatPeriod), 5_000);
   assert.deepEqual(Object.keys(back.blacklistedCertificates).sort(), ["node1", "node2"]);
@@ -141,7 +141,7 @@ test("a store action batch (raft log payload) round-trips", () => {
       { action: StoreActionKind.STORE_ACTION_REMOVE, target: { $case: "secret", value: { id: "s9" } } },
     ],
   });
-  assert.deepEqual(InternalRaftRequest.decode(encodeMessage(InternalRaftRequest, req)), req);
+  assert.deepEqual(InternalRaftRequest.decode(encodeToBuffer(InternalRaftRequest, req)), req);
 });
 
 test("raftpb decodes etcd's always-written proto2 fields and keeps ConfState unpacked", () => {
@@ -161,7 +161,7 @@ test("64-bit fields are JS numbers and refuse values beyond 2^53 instead of roun
   const big = new BinaryWriter().uint32(8).uint64(2n ** 60n).finish();
   assert.throws(() => Version.decode(big), /MAX_SAFE_INTEGER/);
   const max = Number.MAX_SAFE_INTEGER;
-  assert.equal(Version.decode(encodeMessage(Version, { index: max })).index, max);
+  assert.equal(Version.decode(encodeToBuffer(Version, { index: max })).index, max);
 });
 
 test("duration helpers convert both ways", () => {

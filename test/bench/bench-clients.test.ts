@@ -2,8 +2,16 @@
 // the generated codecs produce (and decode back to what was meant).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { CreateConfigRequest } from "../../src/shared/api/index.js";
-import { encodeCreateConfig } from "../../scripts/lib/swarmd-kv.js";
+import { CreateConfigRequest, ListClustersRequest } from "../../src/shared/api/index.js";
+import { encodeCreateConfig, encodeListClustersByName } from "../../scripts/lib/swarmd-kv.js";
+
+test("the hand-encoded ListClustersRequest is ts-proto's encoding", () => {
+  for (const name of ["bench-none", "x".repeat(200)]) {
+    const ours = encodeListClustersByName(name);
+    const theirs = Buffer.from(ListClustersRequest.encode(ListClustersRequest.fromPartial({ filters: { names: [name] } })).finish());
+    assert.deepEqual(ours, theirs, `name of ${name.length} characters`);
+  }
+});
 
 test("the hand-encoded CreateConfigRequest is ts-proto's encoding", () => {
   for (const size of [0, 1, 127, 128, 256, 20_000]) {

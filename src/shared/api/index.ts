@@ -2,9 +2,7 @@
 // Everything in package docker.swarmkit.v1 is re-exported flat; etcd's raftpb lives under the
 // `raftpb` namespace because its Snapshot/Message names clash with SwarmKit's.
 
-import type { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import type { Duration } from "./gen/google/protobuf/duration.js";
-import { encodeToBuffer } from "./encode.js";
 
 export * from "./gen/api/types.js";
 export * from "./gen/api/specs.js";
@@ -20,7 +18,7 @@ export * as raftpb from "./gen/raftpb/raft.js";
 export * from "./gen/swarmkit_ts/forward.js";
 export { Duration } from "./gen/google/protobuf/duration.js";
 export { Any } from "./gen/google/protobuf/any.js";
-export { encodeToBuffer, encodeToOwnBuffer } from "./encode.js";
+export { encodeToBuffer, encodeToOwnBuffer, type MessageEncoder } from "./encode.js";
 
 /** The protobuf package of every SwarmKit service and message. */
 export const SWARMKIT_PACKAGE = "docker.swarmkit.v1";
@@ -28,20 +26,6 @@ export const SWARMKIT_PACKAGE = "docker.swarmkit.v1";
 /** The gRPC path of a SwarmKit method, e.g. grpcPath("Control", "ListNodes"). */
 export function grpcPath(service: string, method: string): string {
   return `/${SWARMKIT_PACKAGE}.${service}/${method}`;
-}
-
-/**
- * The codec half of a generated message object (ts-proto emits one per message but, with
- * exportCommonSymbols=false, does not export the interface it implements).
- */
-export interface WireCodec<T> {
-  encode(message: T, writer?: BinaryWriter): BinaryWriter;
-  decode(input: BinaryReader | Uint8Array, length?: number): T;
-}
-
-/** Encodes a message to a standalone byte array (a Buffer, via the thread's shared writer). */
-export function encodeMessage<T>(codec: WireCodec<T>, message: T): Uint8Array {
-  return encodeToBuffer(codec, message);
 }
 
 /** google.protobuf.Duration from milliseconds (negative spans keep both parts negative). */

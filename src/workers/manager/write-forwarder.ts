@@ -143,9 +143,10 @@ export class WriteForwarder {
     s.out.close();
     if (s.pending.size === 0) return;
     if (err?.code === Status.UNIMPLEMENTED) {
-      // Nothing was run: the leader has no handler for the stream.
-      log.info({ leader: s.addr, retryInMs: this.opts.perCallRetryMs ?? PER_CALL_RETRY_MS }, "the leader does not take forwarded writes on a stream; forwarding one call per write");
-      this.perCallLeaders.set(s.addr, Date.now() + (this.opts.perCallRetryMs ?? PER_CALL_RETRY_MS));
+      // Nothing was run: the leader has no handler for the stream. Said once, though every stream learns it.
+      const retryInMs = this.opts.perCallRetryMs ?? PER_CALL_RETRY_MS;
+      if (!this.perCallLeaders.has(s.addr)) log.info({ leader: s.addr, retryInMs }, "the leader does not take forwarded writes on a stream; forwarding one call per write");
+      this.perCallLeaders.set(s.addr, Date.now() + retryInMs);
       for (const p of s.pending.values()) this.opts.perCall(p.method, p.request).then(p.resolve, p.reject);
       s.pending.clear();
       return;
