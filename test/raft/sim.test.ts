@@ -43,3 +43,19 @@ test("simulation is reproducible from its seed", () => {
   const c = runSimulation({ seed: 4243, nodes: 5, ticks: 200, membership: true, trace: true });
   assert.notDeepEqual(a.trace, c.trace);
 });
+
+// Found by `npm run sim -- --seeds 120000 --from 9100000 --nodes both --ticks 600 --membership`:
+// a member removed while cut off stayed leader of its old configuration (no check-quorum or
+// pre-vote in these runs, so nobody answered it), and the liveness check proposed on it instead
+// of on the real leader. Removed members now stop in the liveness phase, as raft-node stops.
+test("simulation: a removed member that still thinks it leads does not stall the liveness check", () => {
+  for (const [seed, nodes] of [
+    [9131705, 3],
+    [9133254, 5],
+    [9133647, 3],
+  ] as const) {
+    const res = runSimulation({ seed, nodes, ticks: TICKS, membership: true });
+    assert.ok(res.ok, `seed ${seed}: ${res.error}`);
+    assert.ok(res.stats.confChanges > 0, `seed ${seed} changed no membership`);
+  }
+});

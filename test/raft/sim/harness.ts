@@ -137,6 +137,8 @@ export class Simulation {
   private readonly committedTerm: number[] = [0];
   private maxCommit = 0;
   private readonly hashAt = new Map<number, number>();
+  /** Members whose removal some node has applied (so it is committed). */
+  private readonly removedIds = new Set<MemberId>();
   private readonly reads = new Map<string, PendingRead>();
   private readSeq = 0;
 
@@ -567,7 +569,10 @@ export class Simulation {
       if (e.type === EntryType.Normal && e.data.length > 0) cur.count++;
       if (e.type === EntryType.ConfChange) {
         const cc = decodeConfChange(e.data);
-        if (cc.type === ConfChangeType.RemoveNode && cc.nodeId === n.id) this.log(`node ${n.id} applies its removal`);
+        if (cc.type === ConfChangeType.RemoveNode) {
+          this.removedIds.add(cc.nodeId);
+          if (cc.nodeId === n.id) this.log(`node ${n.id} applies its removal`);
+        }
       }
       const known = this.hashAt.get(e.index);
       if (known === undefined) this.hashAt.set(e.index, cur.hash);
@@ -639,6 +644,16 @@ export class Simulation {
     this.dropRate = 0;
     this.dupRate = 0;
     this.maxDelay = 0;
+    // A removed member stops for good, as raft-node does once it learns of its removal (from its own
+    // log, the leader's snapshot, or a peer refusing it). Left running, one that never heard of it
+    // can stay leader of its old configuration forever (without check-quorum or pre-vote nobody
+    // answers it), and the check below would wait on it instead of the real leader.
+    for (const id of this.removedIds) {
+      const n = this.nodes.get(id);
+      if (!n || n.removed) continue;
+      if (n.core) this.crash(n, Number.POSITIVE_INFINITY);
+      n.removed = true;
+    }
     for (const n of this.nodes.values()) if (!n.core && !n.removed) this.restart(n);
     this.deliverDue();
     this.log("liveness phase");
