@@ -88,9 +88,9 @@ export function socketTarget(socketPath: string): string {
 
 /** Opens a client on the control socket. Nothing is sent until the first call. */
 export function dialControl(socketPath: string, opts: DialOptions = {}): ControlApi {
-  // The shared helper sets up TLS without server verification (swarmctl's InsecureSkipVerify).
-  // Large clusters list many tasks, so allow bigger responses than its 4 MiB default.
-  const client = connectControl(resolvePath(socketPath), { "grpc.max_receive_message_length": 128 * 1024 * 1024 });
+  // The shared helper sets up TLS without server verification (swarmctl's InsecureSkipVerify)
+  // and takes answers up to 128 MiB: large clusters list many tasks.
+  const client = connectControl(resolvePath(socketPath));
   const timeout = opts.callTimeoutMs ?? 60_000;
 
   function unary<Q, R>(name: keyof ControlClient, codec: { fromPartial(o: never): Q }) {

@@ -17,12 +17,17 @@ export function controlSocketAddress(socketPath: string): string {
   return socketPath.startsWith("unix:") ? socketPath : `unix://${socketPath}`;
 }
 
+/** The largest answer a control client takes. */
+export const CONTROL_MAX_RECEIVE_BYTES = 128 * 1024 * 1024;
+
 /** The channel options swarmctl's client uses (exported for benchmarks that build their own client). */
 export const CONTROL_CLIENT_OPTIONS: ChannelOptions = {
   // The certificate names swarm-manager/<node ID>, never "localhost"; verification is off anyway.
   "grpc.ssl_target_name_override": "swarm-manager",
   "grpc.default_authority": "swarm-manager",
-  "grpc.max_receive_message_length": 4 * 1024 * 1024,
+  // List answers grow with the cluster (Docker raised its limit for them after users hit 4 MiB);
+  // what we send stays within the 4 MiB a control server accepts.
+  "grpc.max_receive_message_length": CONTROL_MAX_RECEIVE_BYTES,
   "grpc.max_send_message_length": 4 * 1024 * 1024,
   // Per-call channelz bookkeeping; nothing reads it.
   "grpc.enable_channelz": 0,

@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { credentials, status } from "@grpc/grpc-js";
-import { ControlClient, HealthCheckResponse_ServingStatus, type HealthCheckResponse } from "../../src/shared/api/index.js";
-import { connectControlHealth } from "../../src/shared/control-client.js";
+import { ConfigSpec, ControlClient, HealthCheckResponse_ServingStatus, type HealthCheckResponse } from "../../src/shared/api/index.js";
+import { connectControl, connectControlHealth } from "../../src/shared/control-client.js";
 import { startControlServer } from "../../src/workers/manager/controlapi/index.js";
 import { TestBackend, rpc, rpcError, startHarness, tlsMaterial, type Harness } from "./harness.js";
 
@@ -48,6 +48,23 @@ test("Health reports ControlAPI SERVING and refuses unknown services", async () 
   } finally {
     health.close();
   }
+});
+
+test("a List answer over 4 MiB reaches the client; a request over 4 MiB is refused (SwarmKit caps requests only)", async () => {
+  // Five configs of almost 1 MB each: each create is under the request cap, their list is not.
+  const data = Buffer.alloc(999_000, 0x61);
+  for (let i = 0; i < 5; i++) await rpc(h.client, "createConfig", { spec: ConfigSpec.fromPartial({ annotations: { name: `big-${i}` }, data }) });
+  const res = await rpc(h.client, "listConfigs", { filters: { names: [], idPrefixes: [], labels: {}, namePrefixes: ["big-"] } });
+  assert.equal(res.configs.length, 5);
+  assert.ok(res.configs.reduce((n, c) => n + (c.spec?.data.length ?? 0), 0) > 4 * 1024 * 1024);
+  const bigSender = connectControl(h.socketPath, { "grpc.max_send_message_length": -1 });
+  try {
+    const err = await rpcError(bigSender, "createConfig", { spec: ConfigSpec.fromPartial({ annotations: { name: "too-big" }, data: Buffer.alloc(5 * 1024 * 1024) }) });
+    assert.equal(err.code, status.RESOURCE_EXHAUSTED);
+  } finally {
+    bigSender.close();
+  }
+  for (const c of res.configs) await rpc(h.client, "removeConfig", { configId: c.id });
 });
 
 test("methods outside the implemented set answer UNIMPLEMENTED with the method name", async () => {

@@ -107,8 +107,9 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Ru
   await clearStaleSocket(socketPath);
   const api = new ControlApi(opts.backend, opts);
   const server = new Server({
+    // Like SwarmKit's control server: requests are capped, answers are not. A List answer of a
+    // large cluster passes 4 MiB; capping it would fail the call on the server.
     "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
-    "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
     // channelz bookkeeping costs ~3% of a control call and nothing reads it.
     "grpc.enable_channelz": 0,
   });
