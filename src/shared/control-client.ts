@@ -3,6 +3,7 @@
 // mode is the access control; the server presents the node certificate).
 import { credentials, type ChannelCredentials, type ChannelOptions } from "@grpc/grpc-js";
 import { ControlClient, HealthClient } from "./api/index.js";
+import { CLIENT_MAX_RECEIVE_BYTES, GRPC_MAX_MSG_SIZE } from "./grpc-limits.js";
 
 /** TLS that accepts whatever certificate the control socket presents. */
 export function controlClientCredentials(): ChannelCredentials {
@@ -17,18 +18,14 @@ export function controlSocketAddress(socketPath: string): string {
   return socketPath.startsWith("unix:") ? socketPath : `unix://${socketPath}`;
 }
 
-/** The largest answer a control client takes. */
-export const CONTROL_MAX_RECEIVE_BYTES = 128 * 1024 * 1024;
-
 /** The channel options swarmctl's client uses (exported for benchmarks that build their own client). */
 export const CONTROL_CLIENT_OPTIONS: ChannelOptions = {
   // The certificate names swarm-manager/<node ID>, never "localhost"; verification is off anyway.
   "grpc.ssl_target_name_override": "swarm-manager",
   "grpc.default_authority": "swarm-manager",
-  // List answers grow with the cluster (Docker raised its limit for them after users hit 4 MiB);
-  // what we send stays within the 4 MiB a control server accepts.
-  "grpc.max_receive_message_length": CONTROL_MAX_RECEIVE_BYTES,
-  "grpc.max_send_message_length": 4 * 1024 * 1024,
+  "grpc.max_receive_message_length": CLIENT_MAX_RECEIVE_BYTES,
+  // No request the server would refuse leaves.
+  "grpc.max_send_message_length": GRPC_MAX_MSG_SIZE,
   // Per-call channelz bookkeeping; nothing reads it.
   "grpc.enable_channelz": 0,
 };

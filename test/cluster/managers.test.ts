@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { CreateServiceRequest, RaftMemberStatus_Reachability, type Cluster, type ControlClient, type Node, type Service } from "../../src/shared/api/index.js";
+import { CreateConfigRequest, CreateServiceRequest, RaftMemberStatus_Reachability, type Cluster, type ControlClient, type Node, type Service } from "../../src/shared/api/index.js";
 import { startSwarmd, tempDir, testArgs, type SwarmdProcess } from "../main/helpers.js";
 import { unary, waitForControl } from "../helpers/control.js";
 import { eventually } from "../helpers/wait.js";
@@ -75,6 +75,22 @@ test("three swarmd managers form one raft group and survive kill -9 of the leade
       assert.match(f.proc.stderr(), /forwarding control writes to the leader on a stream/);
       assert.doesNotMatch(f.proc.stderr(), /forwarding one call per write/);
     }
+    // Forty 150 kB configs in flight through a follower, then all of them in one 6 MB list answer on
+    // the other follower (answers are not capped at 4 MiB, as in SwarmKit).
+    const big = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        unary<"createConfig", object, { config?: { id: string } }>(
+          followers[0]!.client,
+          "createConfig",
+          CreateConfigRequest.fromPartial({ spec: { annotations: { name: `big-${i}` }, data: Buffer.alloc(150_000, i) } }),
+        ),
+      ),
+    );
+    assert.equal(new Set(big.map((r) => r.config?.id)).size, 40);
+    await eventually("the forty configs listed in one answer on the other follower", async () => {
+      const r = await unary<"listConfigs", object, { configs: Array<{ spec?: { data: Uint8Array } }> }>(followers[1]!.client, "listConfigs", { filters: undefined });
+      return r.configs.filter((c) => c.spec?.data.length === 150_000).length === 40 ? true : undefined;
+    });
 
     m1.proc.child.kill("SIGKILL");
     await m1.proc.exited;

@@ -27,7 +27,7 @@ const microtasks = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 test("items sent together go out in one message; what queues while a message is written goes out in the next", async () => {
   const sink = slowSink();
-  const out = new BatchedSender<number, { items: number[] }>(sink, (items) => ({ items }));
+  const out = new BatchedSender<number, { items: number[] }>(sink, (items) => ({ items }), () => 1);
   // A commit answering three writes at once: one message, not 1 + 2 a turn later.
   out.send(1);
   out.send(2);
@@ -49,7 +49,7 @@ test("items sent together go out in one message; what queues while a message is 
 
 test("whenDrained waits for queued items to be handed over; close drops them", async () => {
   const sink = slowSink();
-  const out = new BatchedSender<number, { items: number[] }>(sink, (items) => ({ items }));
+  const out = new BatchedSender<number, { items: number[] }>(sink, (items) => ({ items }), () => 1);
   let drained = 0;
   out.whenDrained(() => drained++);
   assert.equal(drained, 1, "nothing sent: drained at once");
@@ -70,4 +70,18 @@ test("whenDrained waits for queued items to be handed over; close drops them", a
   out.send(5);
   await microtasks();
   assert.deepEqual(sink.messages, [[1], [2], [3]], "4 was dropped by close, 5 never sent");
+});
+
+test("a batch stops short of its byte budget; an item over the budget goes alone", async () => {
+  const sink = slowSink();
+  // Each item's size is its value: a budget of 10 takes 4+5, then 6, then 11 alone, then 2+3.
+  const out = new BatchedSender<number, { items: number[] }>(sink, (items) => ({ items }), (n) => n, 10);
+  for (const n of [4, 5, 6, 11, 2, 3]) out.send(n);
+  await microtasks();
+  assert.deepEqual(sink.messages, [[4, 5]]);
+  sink.complete();
+  sink.complete();
+  sink.complete();
+  sink.complete();
+  assert.deepEqual(sink.messages, [[4, 5], [6], [11], [2, 3]]);
 });

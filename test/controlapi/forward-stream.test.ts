@@ -299,3 +299,31 @@ test("leader side: an unknown method and a refused caller are answered per write
     leader.stop();
   }
 });
+
+test("large writes in flight travel in messages the leader takes; one near 4 MiB goes as a call of its own", async () => {
+  // Both ends keep grpc-js's default 4 MiB receive limit, as the remote API does.
+  const leader = await startLeader(async (_m, request) => request);
+  const perCall: Array<{ method: WriteMethod; bytes: number }> = [];
+  const fwd = new WriteForwarder(connectionTo(() => leader.addr), {
+    deadlineMs: 10_000,
+    perCall: async (method, request) => {
+      perCall.push({ method, bytes: request.length });
+      return request.subarray(0, 4);
+    },
+  });
+  try {
+    // Eight 1.2 MB requests at once, four per stream: a batch would pass 4 MiB.
+    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => fwd.forward("createConfig", Buffer.alloc(1_200_000, i))));
+    answers.forEach((a, i) => {
+      assert.equal(a.length, 1_200_000);
+      assert.equal(a[0], i);
+    });
+    assert.equal(leader.relayed.length, 8);
+    const near = await fwd.forward("createConfig", Buffer.alloc(4 * 1024 * 1024 - 20));
+    assert.equal(near.length, 4);
+    assert.deepEqual(perCall, [{ method: "createConfig", bytes: 4 * 1024 * 1024 - 20 }]);
+  } finally {
+    fwd.close();
+    leader.stop();
+  }
+});

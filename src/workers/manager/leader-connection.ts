@@ -6,6 +6,7 @@
 import { Channel, type ChannelCredentials, type Client, type ChannelOptions } from "@grpc/grpc-js";
 import { mutualTlsCredentials, type TlsMaterial, type TlsSource } from "../../shared/current-tls.js";
 import { MANAGER_ROLE } from "../../shared/pki/index.js";
+import { CLIENT_MAX_RECEIVE_BYTES } from "../../shared/grpc-limits.js";
 
 export type TlsPems = TlsMaterial;
 
@@ -14,7 +15,8 @@ type ClientCtor<C extends Client> = new (address: string, creds: ChannelCredenti
 const OPTIONS: ChannelOptions = {
   // Certificates name the role and the node ID, not the host.
   "grpc.ssl_target_name_override": MANAGER_ROLE,
-  "grpc.max_receive_message_length": 4 * 1024 * 1024,
+  // A batch of forwarded writes' answers, or one large answer, may pass 4 MiB.
+  "grpc.max_receive_message_length": CLIENT_MAX_RECEIVE_BYTES,
   // Per-call channelz bookkeeping on forwarded writes; nothing reads it.
   "grpc.enable_channelz": 0,
 };

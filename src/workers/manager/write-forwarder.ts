@@ -15,6 +15,7 @@ import {
   type ForwardedWrites,
 } from "../../shared/api/index.js";
 import { SwarmError } from "../../shared/errors.js";
+import { GRPC_MAX_MSG_SIZE } from "../../shared/grpc-limits.js";
 import { getLogger } from "../../shared/logging.js";
 import { BatchedSender } from "./controlapi/forward-batch.js";
 import type { WriteMethod } from "./controlapi/methods.js";
@@ -22,6 +23,13 @@ import type { LeaderConnection } from "./leader-connection.js";
 import { NO_LEADER } from "./raft/raft-node.js";
 
 const log = getLogger("manager/forward");
+
+/**
+ * A request larger than this goes to the leader as a call of its own: in a
+ * stream message, with its id and method around it, it could pass the 4 MiB
+ * the leader's remote API takes (the control socket takes up to 4 MiB).
+ */
+const STREAM_MAX_REQUEST_BYTES = GRPC_MAX_MSG_SIZE - 4096;
 
 /** How long a leader that answered the stream with UNIMPLEMENTED gets a call per write before the stream is tried again (it may be upgraded in place). */
 const PER_CALL_RETRY_MS = 60_000;
@@ -51,6 +59,9 @@ export interface WriteForwarderOptions {
   /** Streams to the leader, taken in turn (default 2). */
   streams?: number;
 }
+
+/** About a write's encoded size in a batch. */
+const writeSize = (w: ForwardedWrite): number => w.request.length + w.method.length + 16;
 
 /** A gRPC status as the error a forwarded unary call would have rejected with. */
 function statusError(code: Status, details: string): ServiceError {
@@ -82,6 +93,7 @@ export class WriteForwarder {
     if (this.closed) return Promise.reject(new SwarmError("UNAVAILABLE", "this manager is stopping"));
     const link = this.conn.client(ControlForwarderClient);
     if (!link) return Promise.reject(new SwarmError("UNAVAILABLE", NO_LEADER));
+    if (request.length > STREAM_MAX_REQUEST_BYTES) return this.opts.perCall(method, request);
     const perCallUntil = this.perCallLeaders.get(link.addr);
     if (perCallUntil !== undefined) {
       if (Date.now() < perCallUntil) return this.opts.perCall(method, request);
@@ -119,7 +131,7 @@ export class WriteForwarder {
     const cur = this.streams[i];
     if (cur) return cur;
     const call = client.forward();
-    const s: LeaderStream = { addr, call, out: new BatchedSender(call, (writes) => ({ writes })), pending: new Map() };
+    const s: LeaderStream = { addr, call, out: new BatchedSender(call, (writes) => ({ writes }), writeSize), pending: new Map() };
     this.streams[i] = s;
     if (this.streams.filter((x) => x !== undefined).length === 1) log.info({ leader: addr, streams: want }, "forwarding control writes to the leader on a stream");
     s.call.on("data", (batch: ForwardedResults) => {

@@ -6,7 +6,12 @@
 // flight. Here the items sent in one go (a commit answers many writes at
 // once) leave together in one message once the current microtasks have run,
 // and whatever queues up while a message is being written goes out together
-// in the next one.
+// in the next one. A batch stops short of a byte budget, so that a message
+// stays within what the other end accepts (4 MiB) when large writes travel
+// together; an item over the budget goes alone.
+
+/** Default byte budget of one batch: a quarter of the 4 MiB a remote API accepts, leaving room for framing. */
+export const FORWARD_BATCH_MAX_BYTES = 1024 * 1024;
 
 /** The part of a grpc-js writable stream this needs. */
 export interface MessageSink<M> {
@@ -24,6 +29,9 @@ export class BatchedSender<T, M> {
     private readonly sink: MessageSink<M>,
     /** Wraps a batch into the stream's message type. */
     private readonly wrap: (items: T[]) => M,
+    /** An item's encoded size, about (what counts towards the budget). */
+    private readonly sizeOf: (item: T) => number,
+    private readonly maxBatchBytes = FORWARD_BATCH_MAX_BYTES,
   ) {}
 
   send(item: T): void {
@@ -57,8 +65,17 @@ export class BatchedSender<T, M> {
       fn?.();
       return;
     }
-    const batch = this.queued;
-    this.queued = [];
+    // At least one item; more while they fit the budget.
+    let bytes = this.sizeOf(this.queued[0]!);
+    let n = 1;
+    while (n < this.queued.length) {
+      const next = this.sizeOf(this.queued[n]!);
+      if (bytes + next > this.maxBatchBytes) break;
+      bytes += next;
+      n++;
+    }
+    const batch = n === this.queued.length ? this.queued : this.queued.slice(0, n);
+    this.queued = n === this.queued.length ? [] : this.queued.slice(n);
     this.writing = true;
     this.sink.write(this.wrap(batch), () => {
       // A failed write ends the stream; its own error handler fails what was in it.

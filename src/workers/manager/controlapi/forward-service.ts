@@ -25,6 +25,9 @@ const EMPTY = Buffer.alloc(0);
 /** Control write methods by gRPC path. */
 const WRITE_BY_PATH = new Map<string, WriteMethod>(WRITE_METHODS.map((m) => [ControlService[m].path, m]));
 
+/** About an answer's encoded size in a batch. */
+const resultSize = (r: ForwardedResult): number => r.response.length + r.details.length + 16;
+
 export interface ForwardServiceOptions {
   /** Why this stream's caller may no longer relay writes (removed from the cluster since it connected), or undefined. */
   refusal?: (call: ServerDuplexStream<ForwardedWrites, ForwardedResults>) => string | undefined;
@@ -36,7 +39,7 @@ export function controlForwarderHandlers(api: Pick<ControlApi, "relayed">, opts:
       let inFlight = 0;
       let halfClosed = false;
       let done = false;
-      const out = new BatchedSender<ForwardedResult, ForwardedResults>(call, (results) => ({ results }));
+      const out = new BatchedSender<ForwardedResult, ForwardedResults>(call, (results) => ({ results }), resultSize);
       const answer = (r: ForwardedResult): void => {
         if (!done && !call.cancelled) out.send(r);
       };

@@ -1,6 +1,6 @@
 // The manager's Control API (docs/control-api.md).
 export { ControlApi, type ControlApiOptions } from "./control-api.js";
-export { startControlServer, CONTROL_HEALTH_SERVICE, MAX_MESSAGE_BYTES, type ControlServerOptions, type RunningControlServer } from "./server.js";
+export { startControlServer, CONTROL_HEALTH_SERVICE, type ControlServerOptions, type RunningControlServer } from "./server.js";
 export { canRemoveMember, type ControlBackend, type RaftMemberInfo } from "./backend.js";
 export {
   READ_METHODS,

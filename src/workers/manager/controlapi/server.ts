@@ -21,11 +21,10 @@ import type { ControlBackend } from "./backend.js";
 import { ControlApi, RAW_CONTROL, type ControlApiOptions } from "./control-api.js";
 import { AuthorityRewritingStream } from "./h2-authority.js";
 import { isAcceptableAuthority } from "./hpack-authority.js";
+import { GRPC_MAX_MSG_SIZE } from "../../../shared/grpc-limits.js";
 
 const log = getLogger("controlapi");
 
-/** SwarmKit's gRPC message limit (transport.GRPCMaxMsgSize). */
-export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 /** The Health service name SwarmKit's local socket reports. */
 export const CONTROL_HEALTH_SERVICE = "ControlAPI";
 
@@ -109,7 +108,7 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Ru
   const server = new Server({
     // Like SwarmKit's control server: requests are capped, answers are not. A List answer of a
     // large cluster passes 4 MiB; capping it would fail the call on the server.
-    "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+    "grpc.max_receive_message_length": GRPC_MAX_MSG_SIZE,
     // channelz bookkeeping costs ~3% of a control call and nothing reads it.
     "grpc.enable_channelz": 0,
   });

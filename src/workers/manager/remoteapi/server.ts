@@ -25,11 +25,10 @@ import { toServiceError } from "../controlapi/errors.js";
 import { authorize, type AuthorizationPolicy, type Caller, type ClusterAuthView } from "./caller.js";
 import { CurrentTls, type TlsSource } from "../../../shared/current-tls.js";
 import { optionalClientCertCredentials, type ServerTls } from "./tls-provider.js";
+import { GRPC_MAX_MSG_SIZE } from "../../../shared/grpc-limits.js";
 
 const log = getLogger("remoteapi");
 
-/** Largest message accepted (SwarmKit's transport.GRPCMaxMsgSize). */
-export const MAX_MESSAGE_BYTES = 4 << 20;
 const SHUTDOWN_GRACE_MS = 2000;
 /** How often a deferred bind (startOrDefer) tries again. */
 export const LATE_BIND_RETRY_MS = 1000;
@@ -76,7 +75,7 @@ export class RemoteApiServer {
 
   constructor(private readonly opts: RemoteApiServerOptions) {
     this.server = new Server({
-      "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+      "grpc.max_receive_message_length": GRPC_MAX_MSG_SIZE,
       "grpc.keepalive_permit_without_calls": 1,
       "grpc.http2.min_ping_interval_without_data_ms": 1000,
       // channelz bookkeeping is per call and per message; nothing reads it.

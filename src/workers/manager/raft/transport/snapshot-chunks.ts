@@ -4,9 +4,10 @@
 // of the snapshot data; the receiver concatenates the slices.
 import { StreamRaftMessageRequest, raftpb } from "../../../../shared/api/index.js";
 import { SwarmError } from "../../../../shared/errors.js";
+import { GRPC_MAX_MSG_SIZE } from "../../../../shared/grpc-limits.js";
 
-/** SwarmKit's transport.GRPCMaxMsgSize. */
-export const GRPC_MAX_MSG_SIZE = 4 << 20;
+export { GRPC_MAX_MSG_SIZE };
+
 /** Room for the length prefixes that grow when data is put back into a chunk. */
 const FRAMING_SLACK = 64;
 
