@@ -3,6 +3,8 @@
 // watch delivery and snapshot/restore. One JSON object per line.
 // Usage: node build/scripts/bench-store-mem.js [--objects 10000]
 import { performance } from "node:perf_hooks";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { MemoryStore } from "../src/workers/manager/store/memory-store.js";
 import { encodeRaftRequest } from "../src/workers/manager/store/codec.js";
 import { Config, Node, Task } from "../src/workers/manager/store/objects.js";
@@ -18,6 +20,35 @@ const N = arg("objects", 10_000);
 
 function emit(name: string, value: number, unit: string, details: Record<string, unknown> = {}): void {
   console.log(JSON.stringify({ name, value: Math.round(value * 100) / 100, unit, ...details }));
+}
+
+// Memory a stored object takes (first, before the other figures leave garbage): N 256-byte configs applied from raft bytes, one
+// per transaction as a follower applies them, into a store of their own;
+// heap and buffers measured after full GCs. A write's GC cost grows with it
+// (docs/benchmarks.md, session 7).
+{
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  const settle = (): NodeJS.MemoryUsage => {
+    gc();
+    gc();
+    return process.memoryUsage();
+  };
+  const own = new MemoryStore();
+  const data = Buffer.alloc(256, 0x5a);
+  const m0 = settle();
+  for (let i = 0; i < N; i++) {
+    const { actions } = own.prepare((tx) => tx.create("config", Config.fromPartial({ id: `mem${String(i).padStart(22, "0")}`, spec: { annotations: { name: `mem-${i}` }, data } })));
+    const r = own.applyEntry(own.index + 1, encodeRaftRequest({ id: own.index + 1, actions }));
+    if (!r.ok) throw r.error;
+  }
+  const m1 = settle();
+  emit("store_heap_bytes_per_config", (m1.heapUsed - m0.heapUsed) / N, "bytes", {
+    buffer_bytes_per_config: Math.round((m1.arrayBuffers - m0.arrayBuffers) / N),
+    configs: N,
+    data_bytes: data.length,
+    stored: own.view((tx) => tx.find("config").length),
+  });
 }
 
 const store = new MemoryStore({ historyEvents: 4 * N });
@@ -130,3 +161,4 @@ emit("store_snapshot_restore", restoreMs, "ms", { objects: N + nodes });
   const next = await timeEncode();
   emit("raft_snapshot_encode_sliced_incremental", next.ms, "ms", { new_objects: fresh, cpu_ms: Math.round(next.cpuMs), bytes: next.bytes, note: "after N/2 new configs; unchanged objects' bytes come from the cache" });
 }
+

@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ProcessRaftMessageRequest, StreamRaftMessageRequest, raftpb } from "../../src/shared/api/index.js";
 import { EntryType, MessageType, type Message } from "../../src/workers/manager/raft/core/index.js";
-import { fromWireMessage, toWireMessage, splitSnapshot, SnapshotAssembler, GRPC_MAX_MSG_SIZE } from "../../src/workers/manager/raft/transport/index.js";
+import { fromWireMessage, toWireMessage, splitSnapshot, SnapshotAssembler } from "../../src/workers/manager/raft/transport/index.js";
+import { GRPC_MAX_MSG_SIZE } from "../../src/shared/grpc-limits.js";
 
 function msg(over: Partial<Message>): Message {
   return {

@@ -74,8 +74,7 @@ export class BatchedSender<T, M> {
       bytes += next;
       n++;
     }
-    const batch = n === this.queued.length ? this.queued : this.queued.slice(0, n);
-    this.queued = n === this.queued.length ? [] : this.queued.slice(n);
+    const batch = this.queued.splice(0, n);
     this.writing = true;
     this.sink.write(this.wrap(batch), () => {
       // A failed write ends the stream; its own error handler fails what was in it.

@@ -6,7 +6,7 @@ import type { ChannelCredentials, ChannelOptions } from "@grpc/grpc-js";
 import { RaftClient, RaftMembershipClient } from "../../../../shared/api/index.js";
 import { mutualTlsCredentials, type TlsSource } from "../../../../shared/current-tls.js";
 import { MANAGER_ROLE } from "../../remoteapi/caller.js";
-import { GRPC_MAX_MSG_SIZE } from "./snapshot-chunks.js";
+import { GRPC_MAX_MSG_SIZE } from "../../../../shared/grpc-limits.js";
 
 export interface PeerTls {
   caPem: string;

@@ -6,8 +6,6 @@ import { StreamRaftMessageRequest, raftpb } from "../../../../shared/api/index.j
 import { SwarmError } from "../../../../shared/errors.js";
 import { GRPC_MAX_MSG_SIZE } from "../../../../shared/grpc-limits.js";
 
-export { GRPC_MAX_MSG_SIZE };
-
 /** Room for the length prefixes that grow when data is put back into a chunk. */
 const FRAMING_SLACK = 64;
 
