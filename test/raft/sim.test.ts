@@ -59,3 +59,16 @@ test("simulation: a removed member that still thinks it leads does not stall the
     assert.ok(res.stats.confChanges > 0, `seed ${seed} changed no membership`);
   }
 });
+
+// Found by `npm run sim -- --seeds 60000 --from 20000000 --nodes both --ticks 800 --membership`:
+// with neither pre-vote nor check-quorum, a voter cut off long enough to miss two configuration
+// changes campaigned up to term 61 while the leader of the new configuration sat at term 43. Its
+// votes go only to members that were removed, and it ignores the lower-term appends, so nothing in
+// raft can free it (etcd's raft is the same; pre-vote or check-quorum, which swarmd always runs
+// with, are what free it). The liveness check now asks for the marker on a quorum and on every
+// voter but such a one, and only in that configuration.
+test("simulation: a voter stuck above the leader's term with a stale configuration is excused only without pre-vote and check-quorum", () => {
+  const res = runSimulation({ seed: 20054207, nodes: 3, ticks: 800, membership: true });
+  assert.ok(res.ok, `seed 20054207: ${res.error}`);
+  assert.ok(res.stats.confChanges > 0, "seed 20054207 changed no membership");
+});
