@@ -85,11 +85,12 @@ test("64 writes in flight on one stream: each gets its own answer, in whatever o
   const fwd = new WriteForwarder(connectionTo(() => leader.addr), { deadlineMs: 10_000, perCall: noPerCall });
   try {
     const methods: WriteMethod[] = ["createService", "removeService", "createConfig", "updateNode"];
-    const answers = await Promise.all(
-      Array.from({ length: 64 }, (_, i) => fwd.forward(methods[i % methods.length]!, Buffer.from(`req-${i}`))),
-    );
+    const writes = Array.from({ length: 64 }, (_, i) => fwd.forward(methods[i % methods.length]!, Buffer.from(`req-${i}`)));
+    assert.equal(fwd.inFlight, 64, "every write counts as in flight until answered (raft-node's fsync choice reads it)");
+    const answers = await Promise.all(writes);
     answers.forEach((a, i) => assert.equal(a.toString(), `${methods[i % methods.length]}:req-${i}`));
     assert.equal(leader.relayed.length, 64);
+    assert.equal(fwd.inFlight, 0);
   } finally {
     fwd.close();
     leader.stop();
@@ -233,6 +234,7 @@ test("a write the leader does not answer fails with DEADLINE_EXCEEDED; close() f
     fwd.close();
     assert.equal((await pending).code, status.UNAVAILABLE);
     await assert.rejects(fwd.forward("removeNetwork", Buffer.alloc(0)), /stopping/);
+    assert.equal(fwd.inFlight, 0, "failed writes are no longer in flight");
   } finally {
     fwd.close();
     leader.stop();
@@ -242,6 +244,7 @@ test("a write the leader does not answer fails with DEADLINE_EXCEEDED; close() f
 test("no leader: UNAVAILABLE at once, nothing sent", async () => {
   const fwd = new WriteForwarder(connectionTo(() => undefined), { deadlineMs: 1000, perCall: noPerCall });
   await assert.rejects(fwd.forward("createService", Buffer.alloc(0)), (e: SwarmError) => e.code === "UNAVAILABLE");
+  assert.equal(fwd.inFlight, 0);
   fwd.close();
 });
 

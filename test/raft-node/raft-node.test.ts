@@ -180,3 +180,24 @@ async function waitFor(cond: () => Promise<boolean>, timeoutMs = 10_000): Promis
   const end = Date.now() + timeoutMs;
   while (!(await cond()) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
 }
+
+test("the WAL's fsync runs inline when nothing waits on this thread, in the pool while fsyncOverlaps says something does", async () => {
+  await withDir(async (dir) => {
+    let overlapping = false;
+    const { node, store } = await openNode(dir, { fsyncOverlaps: () => overlapping });
+    // A lone member sends no messages, so only fsyncOverlaps moves its fsync off the loop.
+    let before = node.storageStats();
+    for (let i = 0; i < 10; i++) await update(store, node, createService(`inline${i}`));
+    let after = node.storageStats();
+    // At least one inline fsync per write (a commit record left alone for LAZY_COMMIT_SYNC_MS, on a slow
+    // machine, is synced in the pool on its own).
+    assert.ok(after.inlineFsyncs - before.inlineFsyncs >= 10, `inline fsyncs: ${after.inlineFsyncs - before.inlineFsyncs}`);
+
+    overlapping = true;
+    before = node.storageStats();
+    for (let i = 0; i < 10; i++) await update(store, node, createService(`pooled${i}`));
+    after = node.storageStats();
+    assert.ok(after.fsyncs - before.fsyncs >= 10, "each write was made durable");
+    assert.equal(after.inlineFsyncs, before.inlineFsyncs, "none inline while other work would wait");
+  });
+});

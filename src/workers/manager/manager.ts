@@ -151,6 +151,7 @@ export class Manager {
       heartbeatTick: config.heartbeatTick,
       store: this.store,
       forceNewCluster: config.forceNewCluster,
+      fsyncOverlaps: () => this.writeForwarder.inFlight > 0,
       ...(this.raftNet ? { transport: this.raftNet.transport } : {}),
       ...(joinInfo ? { join: joinInfo } : {}),
     });

@@ -82,14 +82,30 @@ export class WriteForwarder {
   private readonly perCallLeaders = new Map<string, number>();
   private sweeper: NodeJS.Timeout | undefined;
   private closed = false;
+  private inFlightCount = 0;
 
   constructor(
     private readonly conn: LeaderConnection,
     private readonly opts: WriteForwarderOptions,
   ) {}
 
+  /** Writes relayed and not yet answered. */
+  get inFlight(): number {
+    return this.inFlightCount;
+  }
+
   /** Runs a control write on the leader; resolves with its encoded response. */
   forward(method: WriteMethod, request: Buffer): Promise<Buffer> {
+    this.inFlightCount++;
+    const done = (): void => {
+      this.inFlightCount--;
+    };
+    const p = this.relay(method, request);
+    p.then(done, done);
+    return p;
+  }
+
+  private relay(method: WriteMethod, request: Buffer): Promise<Buffer> {
     if (this.closed) return Promise.reject(new SwarmError("UNAVAILABLE", "this manager is stopping"));
     const link = this.conn.client(ControlForwarderClient);
     if (!link) return Promise.reject(new SwarmError("UNAVAILABLE", NO_LEADER));

@@ -44,6 +44,8 @@ export interface StorageStats {
   /** Group-commit rounds: each is one write per touched segment plus one fsync. */
   flushes: number;
   fsyncs: number;
+  /** Fsyncs run on the event loop's thread instead of the pool. */
+  inlineFsyncs: number;
   bytesWritten: number;
   segmentsCreated: number;
 }
@@ -166,7 +168,7 @@ export class RaftStorage {
 
   stats(): StorageStats {
     const w = this.wal.stats;
-    return { saves: this.saves, flushes: this.flushes, fsyncs: w.fsyncs, bytesWritten: w.bytesWritten, segmentsCreated: w.segmentsCreated };
+    return { saves: this.saves, flushes: this.flushes, fsyncs: w.fsyncs, inlineFsyncs: w.inlineFsyncs, bytesWritten: w.bytesWritten, segmentsCreated: w.segmentsCreated };
   }
 
   segments(): readonly SegmentInfo[] {

@@ -58,13 +58,15 @@ export interface WalOpenResult {
 
 export interface WalStats {
   fsyncs: number;
+  /** Of those, run on the calling thread rather than the pool. */
+  inlineFsyncs: number;
   writes: number;
   bytesWritten: number;
   segmentsCreated: number;
 }
 
 export class Wal {
-  readonly stats: WalStats = { fsyncs: 0, writes: 0, bytesWritten: 0, segmentsCreated: 0 };
+  readonly stats: WalStats = { fsyncs: 0, inlineFsyncs: 0, writes: 0, bytesWritten: 0, segmentsCreated: 0 };
   /** Records were written (page cache) after the last fdatasync. */
   private unsynced = false;
   private fh: FileHandle;
@@ -219,7 +221,10 @@ export class Wal {
   async sync(inline = false): Promise<void> {
     this.unsynced = false;
     const fd = this.fh.fd;
-    if (inline) fdatasyncSync(fd);
+    if (inline) {
+      fdatasyncSync(fd);
+      this.stats.inlineFsyncs++;
+    }
     // The callback form: one thread-pool round trip without FileHandle's promise bookkeeping.
     else await new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
     this.stats.fsyncs++;
