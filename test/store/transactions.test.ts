@@ -5,7 +5,8 @@ import { batch, type Proposer } from "../../src/workers/manager/store/proposer.j
 import { MAX_CHANGES_PER_TRANSACTION, MAX_TRANSACTION_BYTES } from "../../src/workers/manager/store/errors.js";
 import { encodeRaftRequest, decodeRaftRequest, encodedActionsSize, withRequestId } from "../../src/workers/manager/store/codec.js";
 import type { StoreAction } from "../../src/workers/manager/store/actions.js";
-import { config, ids, network, newStore, renamed, secret, service, T0, task } from "./fixtures.js";
+import { cluster, config, ids, network, newStore, node, renamed, secret, service, T0, task } from "./fixtures.js";
+import { normalize, Service, type Kind, type ObjectOfKind } from "../../src/workers/manager/store/objects.js";
 
 const code = (c: string, re: RegExp) => (e: unknown) => {
   assert.ok(e instanceof SwarmError, String(e));
@@ -160,6 +161,47 @@ test("apply is deterministic: replicas applying the same encoded entries end ide
   assert.deepEqual(follower.store.save(), leader.store.save());
   assert.deepEqual(follower.store.dumpIndexes(), leader.store.dumpIndexes());
   assert.deepEqual(leader.store.get("secret", "x")!.meta, { version: { index: 2 }, createdAt: T0, updatedAt: T0 });
+});
+
+test("a decoded entry is stored as the normalizing path would store it (applyEntry skips the second deep copy)", () => {
+  const rich = Service.fromPartial({
+    id: "svc1",
+    spec: {
+      annotations: { name: "web", labels: { tier: "front" } },
+      task: {
+        runtime: { $case: "container", value: { image: "busybox:local", command: ["sh"], args: ["-c", "sleep 1"], env: ["A=1"], mounts: [{ source: "/tmp", target: "/data", readonly: true }] } },
+        restart: { delay: { seconds: 5, nanos: 0 } },
+        placement: { constraints: ["node.role==worker"] },
+      },
+      mode: { $case: "replicated", value: { replicas: 3 } },
+      update: { parallelism: 2 },
+    },
+  });
+  const objects: Array<[Kind, ObjectOfKind[Kind]]> = [
+    ["node", node("n1", "host1", { labels: { zone: "a" } })],
+    ["service", rich],
+    ["task", task("t1", { serviceId: "svc1", slot: 1, nodeId: "n1", name: "web.1" })],
+    ["network", network("net1", "backend")],
+    ["cluster", cluster("c1", "default")],
+    ["secret", secret("sec1", "token")],
+    ["config", config("cfg1", "conf")],
+  ];
+  const { store: source } = newStore();
+  const prepared = source.prepare((tx) => {
+    for (const [kind, obj] of objects) tx.create(kind, obj);
+  });
+  const data = encodeRaftRequest({ id: 1, actions: prepared.actions });
+  for (const a of decodeRaftRequest(data).actions) {
+    assert.deepEqual(a.target, normalize(a.kind, a.target), `a decoded ${a.kind} is already normalized`);
+  }
+  const fast = newStore().store;
+  const slow = newStore().store;
+  assert.equal(fast.applyEntry(1, data).ok, true);
+  // The same actions, decoded but not frozen, take the normalizing path.
+  assert.equal(slow.apply(1, decodeRaftRequest(data).actions).ok, true);
+  assert.deepEqual(fast.save(), slow.save());
+  assert.deepEqual(fast.dumpIndexes(), slow.dumpIndexes());
+  assert.ok(Object.isFrozen(fast.get("service", "svc1")!.spec), "stored objects are frozen all the way down");
 });
 
 test("timestamps come from the proposal (the leader's clock), not the applying replica", () => {

@@ -153,6 +153,9 @@ export class MemoryStore {
   /** Decode an InternalRaftRequest and apply it; returns the request ID with the result. */
   applyEntry(index: number, data: Uint8Array): ApplyResult & { requestId: number } {
     const req = decodeRaftRequest(data);
+    // Decoding builds complete messages, every field set as normalize() would set it; frozen, they
+    // are staged with a shallow copy instead of a second deep one (every manager, every entry).
+    for (const a of req.actions) deepFreeze(a.target);
     return { ...this.apply(index, req.actions), requestId: req.id };
   }
 

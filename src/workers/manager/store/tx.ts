@@ -274,8 +274,9 @@ export class Transaction implements Tx {
 
   /**
    * A private copy whose meta can be set. At apply, a frozen object was
-   * staged by prepare in this process (already normalized, its parts frozen),
-   * so a shallow copy suffices; anything else is normalized deeply.
+   * decoded from the raft entry (MemoryStore.applyEntry) or staged by prepare
+   * in this process: already normalized, its parts frozen, so a shallow copy
+   * suffices; anything else is normalized deeply.
    */
   private ownCopy(kind: Kind, obj: StoreObject): StoreObject {
     if (this.stamp.mode === "apply" && Object.isFrozen(obj)) return { ...obj };
