@@ -540,8 +540,7 @@ export class RaftNode implements Proposer {
           // Inline, an fsync blocks the loop but spares the hand-off to a pool thread and back. It
           // goes to the pool when something would wait on it: a leader's messages on their way out
           // (their socket writes happen later in this loop turn), or a follower's relayed writes,
-          // whose answers and next requests would queue behind it (64 writers through a follower:
-          // 3,329–3,355 writes/s inline, 3,966–4,153 in the pool).
+          // whose answers and next requests would queue behind it (measured: docs/storage.md).
           const inlineSync = !early && !(this.opts.fsyncOverlaps?.() ?? false);
           await this.storage.save(rd.hardState, rd.entries, { inlineSync });
         } else if (rd.hardState) {
