@@ -32,7 +32,12 @@ export interface PeerOptions {
   connectTimeoutMs: number;
   /** Per unary send (SwarmKit's SendTimeout). */
   sendTimeoutMs: number;
-  /** Per snapshot (all chunks). */
+  /**
+   * Longest a snapshot send may go without progress: no chunk taken by the
+   * stream, or no answer after the last. Not a bound on the whole send, so a
+   * snapshot of any size gets through a slow link (SwarmKit's fixed send
+   * timeout failed large snapshots, moby/swarmkit#3113).
+   */
   snapshotTimeoutMs: number;
   maxMessageBytes: number;
 }
@@ -285,22 +290,35 @@ export class Peer {
     const chunks = splitSnapshot(toWireMessage(m), this.opts.maxMessageBytes);
     let finished!: () => void;
     const finishedP = new Promise<void>((resolve) => (finished = resolve));
+    let stalled = false;
     const err = await new Promise<ServiceError | null>((resolve) => {
-      const call = this.client.streamRaftMessage({ deadline: Date.now() + this.opts.snapshotTimeoutMs }, (e) => {
+      let watchdog: NodeJS.Timeout | undefined;
+      const call = this.client.streamRaftMessage((e) => {
+        clearTimeout(watchdog);
         finished();
         resolve(e);
       });
+      const progressed = (): void => {
+        clearTimeout(watchdog);
+        watchdog = setTimeout(() => {
+          stalled = true;
+          call.cancel();
+        }, this.opts.snapshotTimeoutMs);
+      };
       call.on("error", () => undefined);
+      progressed();
       void (async () => {
         for (const c of chunks) {
           if (!call.write({ message: c })) await Promise.race([new Promise((r) => call.once("drain", r)), finishedP]);
+          progressed();
         }
         call.end();
       })();
     });
     const bytes = m.snapshot?.data.length ?? 0;
     if (err) {
-      log.warn({ peer: hex(this.id), index: m.snapshot?.metadata.index, bytes, err: errorMessage(err) }, "sending snapshot failed");
+      const why = stalled ? `no progress for ${this.opts.snapshotTimeoutMs} ms` : errorMessage(err);
+      log.warn({ peer: hex(this.id), index: m.snapshot?.metadata.index, bytes, err: why }, "sending snapshot failed");
       if (isMemberRemovedError(err)) this.events.nodeRemoved();
       this.events.reportSnapshotStatus(this.id, false);
       this.events.reportUnreachable(this.id);
