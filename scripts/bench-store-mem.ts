@@ -161,4 +161,3 @@ emit("store_snapshot_restore", restoreMs, "ms", { objects: N + nodes });
   const next = await timeEncode();
   emit("raft_snapshot_encode_sliced_incremental", next.ms, "ms", { new_objects: fresh, cpu_ms: Math.round(next.cpuMs), bytes: next.bytes, note: "after N/2 new configs; unchanged objects' bytes come from the cache" });
 }
-

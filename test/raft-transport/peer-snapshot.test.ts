@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { Server, ServerCredentials, credentials, type ServerReadableStream, type sendUnaryData } from "@grpc/grpc-js";
 import { RaftService, raftpb, type StreamRaftMessageRequest, type StreamRaftMessageResponse } from "../../src/shared/api/index.js";
 import { MessageType, type Message } from "../../src/workers/manager/raft/core/index.js";
+import { newMessage } from "../../src/workers/manager/raft/core/messages.js";
 import { Peer, DEFAULT_PEER_OPTIONS, type PeerEvents } from "../../src/workers/manager/raft/transport/peer.js";
 
 const SNAPSHOT_TIMEOUT_MS = 1000;
@@ -42,20 +43,7 @@ async function startReceiver(mode: { perChunkMs: number } | "stall") {
 function snapshotMessage(bytes: number): Message {
   const data = new Uint8Array(bytes);
   for (let i = 0; i < bytes; i++) data[i] = i & 0xff;
-  return {
-    type: MessageType.Snap,
-    to: 2,
-    from: 1,
-    term: 3,
-    logTerm: 0,
-    index: 0,
-    entries: [],
-    commit: 0,
-    snapshot: { metadata: { index: 100, term: 3, confState: { voters: [1, 2], learners: [] } }, data },
-    reject: false,
-    rejectHint: 0,
-    context: new Uint8Array(0),
-  };
+  return { ...newMessage(MessageType.Snap, 2, 1, 3), snapshot: { metadata: { index: 100, term: 3, confState: { voters: [1, 2], learners: [] } }, data } };
 }
 
 async function sendOne(addr: string, m: Message): Promise<{ ok: boolean; ms: number }> {
@@ -91,6 +79,7 @@ test("a snapshot that takes longer than snapshotTimeoutMs in all, with steady pr
     assert.ok(ms > SNAPSHOT_TIMEOUT_MS, `the send took ${ms} ms, longer than the timeout`);
     assert.equal(rx.received.completed, 1);
     assert.equal(rx.received.bytes, m.snapshot!.data.length);
+    assert.ok(rx.received.chunks > 100, `sent in ${rx.received.chunks} chunks`);
   } finally {
     rx.stop();
   }

@@ -290,16 +290,20 @@ export class Peer {
     const chunks = splitSnapshot(toWireMessage(m), this.opts.maxMessageBytes);
     let finished!: () => void;
     const finishedP = new Promise<void>((resolve) => (finished = resolve));
+    let ended = false;
     let stalled = false;
     const err = await new Promise<ServiceError | null>((resolve) => {
       let watchdog: NodeJS.Timeout | undefined;
       const call = this.client.streamRaftMessage((e) => {
+        ended = true;
         clearTimeout(watchdog);
         finished();
         resolve(e);
       });
+      // Re-armed whenever the stream takes a chunk; never once the call has ended.
       const progressed = (): void => {
         clearTimeout(watchdog);
+        if (ended) return;
         watchdog = setTimeout(() => {
           stalled = true;
           call.cancel();
@@ -310,6 +314,7 @@ export class Peer {
       void (async () => {
         for (const c of chunks) {
           if (!call.write({ message: c })) await Promise.race([new Promise((r) => call.once("drain", r)), finishedP]);
+          if (ended) return; // failed or cancelled: the rest has nowhere to go
           progressed();
         }
         call.end();
