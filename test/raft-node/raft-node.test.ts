@@ -201,3 +201,47 @@ test("the WAL's fsync runs inline when nothing waits on this thread, in the pool
     assert.equal(after.inlineFsyncs, before.inlineFsyncs, "none inline while other work would wait");
   });
 });
+
+/** A service whose spec carries `bytes` bytes of label: a raft entry of about that size. */
+function createBigService(name: string, bytes: number) {
+  return (tx: Tx) =>
+    tx.create("service", Service.fromPartial({ id: newId(), spec: { annotations: { name, labels: { payload: "x".repeat(bytes) } } } }));
+}
+
+/** Writes one 1 MB service, then `small` 1 KB ones; returns the snapshots saved after the big one was in one. */
+async function snapshotsAfterSmallWrites(dir: string, share: number | undefined, small: number): Promise<{ first: number; after: number; node: RaftNode; store: MemoryStore }> {
+  const { node, store } = await openNode(dir, { snapshotInterval: 5, segmentSize: 4 * 1024 * 1024, ...(share !== undefined ? { snapshotLogShare: share } : {}) });
+  await update(store, node, createBigService("big", 1024 * 1024));
+  // The first snapshot (none before it) comes after 5 entries and holds the big service.
+  for (let i = 0; !(node.storageStats().snapshotsSaved >= 1) && i < 50; i++) await update(store, node, createBigService(`warm${i}`, 1024));
+  await waitFor(async () => node.storageStats().snapshotsSaved >= 1);
+  const first = node.storageStats().snapshotsSaved;
+  assert.ok(first >= 1, "a first snapshot was taken");
+  for (let i = 0; i < small; i++) await update(store, node, createBigService(`s${i}`, 1024));
+  await settleSnapshots();
+  return { first, after: node.storageStats().snapshotsSaved, node, store };
+}
+
+test("after a large snapshot the next waits until the log holds half its bytes, not just the interval", async () => {
+  await withDir(async (dir) => {
+    // 100 entries of 1 KB: twenty intervals of 5, but a fifth of half the 1 MB snapshot.
+    const { first, after, node, store } = await snapshotsAfterSmallWrites(dir, undefined, 100);
+    assert.equal(after, first, `no snapshot for 100 KB of log after a 1 MB snapshot (${after - first} taken)`);
+    // Another 450 KB of log passes half of it: a snapshot is due again.
+    for (let i = 0; i < 450; i++) await update(store, node, createBigService(`t${i}`, 1024));
+    await waitFor(async () => node.storageStats().snapshotsSaved > first);
+    assert.ok(node.storageStats().snapshotsSaved > first, "a snapshot once the log outweighs half the last one");
+    const before = store.save();
+    await node.stop();
+    // The log kept beside the snapshot replays exactly.
+    const again = await openNode(dir, { snapshotInterval: 5, segmentSize: 4 * 1024 * 1024 });
+    assert.deepEqual(again.store.save(), before);
+  });
+});
+
+test("with snapshotLogShare 0 the interval alone decides, as in SwarmKit", async () => {
+  await withDir(async (dir) => {
+    const { first, after } = await snapshotsAfterSmallWrites(dir, 0, 100);
+    assert.ok(after - first >= 5, `snapshots every 5 entries: ${after - first} more for 100 entries`);
+  });
+});

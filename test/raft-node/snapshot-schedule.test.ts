@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { snapshotDue, snapshotPhase } from "../../src/workers/manager/raft/snapshot-schedule.js";
+import { logOutweighsSnapshot, snapshotDue, snapshotPhase } from "../../src/workers/manager/raft/snapshot-schedule.js";
 
 /** Applies entries one by one from `start`, snapshotting whenever one is due; returns the snapshot indices. */
 function run(raftId: number, interval: number, start: number, upTo: number, members: readonly number[] = [raftId]): number[] {
@@ -60,4 +60,32 @@ test("after a snapshot from anywhere (the leader's, or one before a restart), th
       assert.ok(next - installed <= 1.5 * interval, `${raftId} after ${installed}: next at ${next}`);
     }
   }
+});
+
+test("a snapshot waits for the log to outweigh the given share of the last one; none yet always may", () => {
+  assert.equal(logOutweighsSnapshot(0, 0), true);
+  assert.equal(logOutweighsSnapshot(499, 1000), false);
+  assert.equal(logOutweighsSnapshot(500, 1000), true);
+  assert.equal(logOutweighsSnapshot(10, 1000, 0), true, "share 0: the interval alone decides");
+  assert.equal(logOutweighsSnapshot(999, 1000, 1), false);
+  // Over a store that grows by every write, the bytes snapshots write stay within a few times the log's
+  // (a snapshot follows at least half its predecessor's size of log); by the interval alone they grow
+  // with the store.
+  const snapshotWork = (share: number): number => {
+    const entry = 400;
+    let store = 0, since = 0, lastIndex = 0, lastSize = 0, total = 0;
+    for (let i = 1; i <= 1_000_000; i++) {
+      store += entry;
+      since += entry;
+      if (i - lastIndex >= 10_000 && logOutweighsSnapshot(since, lastSize, share)) {
+        total += store;
+        lastSize = store;
+        lastIndex = i;
+        since = 0;
+      }
+    }
+    return total / (1_000_000 * entry);
+  };
+  assert.ok(snapshotWork(0.5) <= 3.2, `with the share: ${snapshotWork(0.5).toFixed(1)}× the log`);
+  assert.ok(snapshotWork(0) >= 40, `by the interval alone: ${snapshotWork(0).toFixed(1)}× the log`);
 });

@@ -28,7 +28,7 @@ import {
 } from "./core/index.js";
 import { Membership, decodeMember, encodeMember, type Member } from "./membership.js";
 import { encodeSnapshotSliced } from "./snapshot-encode.js";
-import { snapshotDue, snapshotPhase } from "./snapshot-schedule.js";
+import { logOutweighsSnapshot, snapshotDue, snapshotPhase } from "./snapshot-schedule.js";
 import { RaftStorage, type StorageStats } from "./storage/index.js";
 import { parseWalName } from "./storage/names.js";
 
@@ -100,6 +100,8 @@ export interface RaftNodeOptions {
   /** Fixed values (tests); otherwise the cluster object's spec.raft decides, as in SwarmKit. */
   snapshotInterval?: number;
   logEntriesForSlowFollowers?: number;
+  /** Share of the last snapshot's size the log must grow by before the next snapshot (default SNAPSHOT_LOG_SHARE; 0: the interval alone). */
+  snapshotLogShare?: number;
   segmentSize?: number;
   /** Restart as a one-member cluster keeping all data (recovery after quorum loss). */
   forceNewCluster?: boolean;
@@ -145,6 +147,11 @@ export class RaftNode implements Proposer {
   /** Index of the last entry applied (conf changes and empty entries included). */
   private applied: number;
   private snapshotIndex: number;
+  /** Bytes of entry data applied so far, and as of the newest snapshot: the log's growth since (snapshot-schedule.ts). */
+  private appliedBytes = 0;
+  private snapshotAppliedBytes = 0;
+  /** Size of the newest snapshot's data (taken, installed or loaded at start). */
+  private lastSnapshotBytes = 0;
   /** Index of this leader's first entry; leadership is announced once it is applied. */
   private leaderStartIndex = 0;
   private announcedLeader = false;
@@ -228,6 +235,7 @@ export class RaftNode implements Proposer {
         : { hardState, snapshot: state.snapshot, entries };
       const node = new RaftNode(opts, storage, raftId, () => new RaftCore(cfg, initial), applied, !opts.join);
       node.membership.restore(membership.toSnapshot());
+      node.lastSnapshotBytes = state.snapshot?.data.length ?? 0;
       log.info({ raftId: raftId.toString(16), fresh: state.fresh, join: !!opts.join, applied, entries: entries.length }, "raft node opened");
       return node;
     } catch (err) {
@@ -611,6 +619,7 @@ export class RaftNode implements Proposer {
     for (const e of entries) {
       if (e.index <= this.applied) continue;
       this.applied = e.index;
+      this.appliedBytes += e.data.length;
       const cw = this.confWaiter;
       if (cw && e.index === cw.index) {
         if (e.term === cw.term && e.type === EntryType.ConfChange) this.settleConf();
@@ -643,6 +652,8 @@ export class RaftNode implements Proposer {
     this.membership.restore(decoded.membership);
     this.applied = snap.metadata.index;
     this.snapshotIndex = snap.metadata.index;
+    this.snapshotAppliedBytes = this.appliedBytes;
+    this.lastSnapshotBytes = snap.data.length;
     this.membersChanged();
     log.info({ index: snap.metadata.index }, "installed snapshot from the leader");
     if (this.membership.isRemoved(this.raftId)) this.markRemoved("the leader's snapshot lists it as removed");
@@ -698,10 +709,13 @@ export class RaftNode implements Proposer {
     // An interval of 0 turns periodic snapshots off (SwarmKit); each member has its own phase (snapshot-schedule.ts).
     const phaseOf = (): number => snapshotPhase(this.raftId, this.membership.list().map((m) => m.raftId), snapshotInterval);
     if (!snapshotDue(this.applied, this.snapshotIndex, snapshotInterval, phaseOf)) return;
+    // And only once the log since the last snapshot is worth another (snapshot-schedule.ts).
+    if (!logOutweighsSnapshot(this.appliedBytes - this.snapshotAppliedBytes, this.lastSnapshotBytes, this.opts.snapshotLogShare)) return;
     const index = this.applied;
+    const appliedBytes = this.appliedBytes;
     const membership = this.membership.toSnapshot();
     const store = this.opts.store.save({ sorted: false });
-    this.snapshotTask = this.takeSnapshot(index, membership, store, logEntriesForSlowFollowers).finally(() => {
+    this.snapshotTask = this.takeSnapshot(index, appliedBytes, membership, store, logEntriesForSlowFollowers).finally(() => {
       this.snapshotTask = undefined;
     });
   }
@@ -732,6 +746,7 @@ export class RaftNode implements Proposer {
 
   private async takeSnapshot(
     index: number,
+    appliedBytes: number,
     membership: ReturnType<Membership["toSnapshot"]>,
     store: ReturnType<MemoryStore["save"]>,
     catchUpEntries: number,
@@ -752,7 +767,11 @@ export class RaftNode implements Proposer {
       }
       await this.storage.saveSnapshot(snap);
       const t2 = performance.now();
-      this.snapshotIndex = Math.max(this.snapshotIndex, snap.metadata.index);
+      if (snap.metadata.index >= this.snapshotIndex) {
+        this.snapshotIndex = snap.metadata.index;
+        this.snapshotAppliedBytes = appliedBytes;
+        this.lastSnapshotBytes = data.length;
+      }
       await this.storage.compact(snap.metadata.index);
       const ms = (a: number, b: number): number => Math.round(b - a);
       log.debug({ index: snap.metadata.index, bytes: data.length, encodeMs: ms(t0, t1), saveMs: ms(t1, t2), compactMs: ms(t2, performance.now()) }, "took snapshot");

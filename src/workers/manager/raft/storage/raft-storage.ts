@@ -48,6 +48,8 @@ export interface StorageStats {
   inlineFsyncs: number;
   bytesWritten: number;
   segmentsCreated: number;
+  /** Snapshot files written (taken here or installed from the leader). */
+  snapshotsSaved: number;
 }
 
 /**
@@ -76,6 +78,7 @@ export class RaftStorage {
   private closed = false;
   private saves = 0;
   private flushes = 0;
+  private snapshotsSaved = 0;
   /** The log as of every save() call so far (durable or not). */
   private readonly terms: TermRuns;
   private snapMarker: SnapshotMarker | null;
@@ -168,7 +171,7 @@ export class RaftStorage {
 
   stats(): StorageStats {
     const w = this.wal.stats;
-    return { saves: this.saves, flushes: this.flushes, fsyncs: w.fsyncs, inlineFsyncs: w.inlineFsyncs, bytesWritten: w.bytesWritten, segmentsCreated: w.segmentsCreated };
+    return { saves: this.saves, flushes: this.flushes, fsyncs: w.fsyncs, inlineFsyncs: w.inlineFsyncs, bytesWritten: w.bytesWritten, segmentsCreated: w.segmentsCreated, snapshotsSaved: this.snapshotsSaved };
   }
 
   segments(): readonly SegmentInfo[] {
@@ -233,6 +236,7 @@ export class RaftStorage {
     log.debug({ index, fileMs: Math.round(t1 - t0), markerMs: Math.round(performance.now() - t1) }, "saved snapshot");
     this.snapMarker = marker;
     this.terms.restore(index, term);
+    this.snapshotsSaved++;
   }
 
   /**
