@@ -188,7 +188,7 @@ engine_users() {
   for f in /proc/[0-9]*/cmdline; do
     pid="${f#/proc/}"; pid="${pid%/cmdline}"
     [ "$pid" = "$$" ] && continue
-    case "$(tr '\0' ' ' <"$f" 2>/dev/null)" in
+    case "$({ tr '\0' ' ' <"$f"; } 2>/dev/null)" in
       *"--engine-addr unix://$SOCK"* | *"--engine-addr=unix://$SOCK"*) echo "$pid" ;;
     esac
   done

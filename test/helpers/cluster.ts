@@ -253,7 +253,14 @@ export class TestCluster {
     }, timeoutMs, 500);
   }
 
-  /** A replicated busybox service that sleeps (SwarmKit's CreateService). */
+  /**
+   * A replicated busybox service that sleeps (SwarmKit's CreateService), with
+   * an init process: `sleep` as PID 1 ignores SIGTERM, so each stop would take
+   * the full 10 s grace and end in SIGKILL. Sixty of those at once, with a
+   * cleanup's forced removes racing them, deadlocked Debian's dockerd 20.10
+   * (its Kill waits forever on an exit event it dropped; every later call on
+   * those containers blocks).
+   */
   async createService(name: string, replicas: number): Promise<string> {
     const res = await this.api((c) =>
       unary<"createService", CreateServiceRequest, CreateServiceResponse>(
@@ -262,7 +269,7 @@ export class TestCluster {
         CreateServiceRequest.fromPartial({
           spec: {
             annotations: { name },
-            task: { runtime: { $case: "container", value: { image: "busybox:local", command: ["sleep"], args: ["3600"] } } },
+            task: { runtime: { $case: "container", value: { image: "busybox:local", command: ["sleep"], args: ["3600"], init: true } } },
             mode: { $case: "replicated", value: { replicas } },
           },
         }),
