@@ -86,8 +86,8 @@ function within<T>(p: Promise<T>, ms: number): Promise<T | "timeout"> {
  * Force-removes every container carrying label `key=value` (test cleanup).
  * Docker 20.10 can deadlock when a forced remove races a stop (see
  * TestCluster.createService); a remove that hangs would then hang the whole
- * suite. So past CLEANUP_TIMEOUT_MS the engine is restarted (which stops
- * every container) and the removal tried once more.
+ * suite. So past `timeoutMs` (default CLEANUP_TIMEOUT_MS) the engine is
+ * restarted (which stops every container) and the removal tried once more.
  */
 export async function removeContainersByLabel(addr: string, key: string, value: string, timeoutMs = CLEANUP_TIMEOUT_MS): Promise<number> {
   const first = await within(removeMatching(addr, key, value), timeoutMs);

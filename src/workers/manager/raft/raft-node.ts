@@ -697,7 +697,8 @@ export class RaftNode implements Proposer {
   }
 
   /**
-   * Every snapshotInterval applied entries, snapshot the store beside the
+   * Every snapshotInterval applied entries, once the log since the last
+   * snapshot holds half its bytes, snapshot the store beside the
    * loop (as SwarmKit does in a goroutine): the store's objects are captured
    * now (frozen, so the view stays consistent), encoded in slices that yield
    * to the event loop, then saved. Entries after the snapshot index may reach
@@ -708,9 +709,10 @@ export class RaftNode implements Proposer {
     const { snapshotInterval, logEntriesForSlowFollowers } = this.raftConfig();
     // An interval of 0 turns periodic snapshots off (SwarmKit); each member has its own phase (snapshot-schedule.ts).
     const phaseOf = (): number => snapshotPhase(this.raftId, this.membership.list().map((m) => m.raftId), snapshotInterval);
-    if (!snapshotDue(this.applied, this.snapshotIndex, snapshotInterval, phaseOf)) return;
-    // And only once the log since the last snapshot is worth another (snapshot-schedule.ts).
+    // Only once the log since the last snapshot is worth another (snapshot-schedule.ts). Checked first:
+    // while it holds a snapshot back, snapshotDue would sort the member list for its phase on every Ready.
     if (!logOutweighsSnapshot(this.appliedBytes - this.snapshotAppliedBytes, this.lastSnapshotBytes, this.opts.snapshotLogShare)) return;
+    if (!snapshotDue(this.applied, this.snapshotIndex, snapshotInterval, phaseOf)) return;
     const index = this.applied;
     const appliedBytes = this.appliedBytes;
     const membership = this.membership.toSnapshot();
