@@ -33,6 +33,7 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { measureFsyncLatency } from "../src/workers/manager/raft/storage/index.js";
+import { emitHostFloors } from "./lib/host-floors.js";
 import { unary } from "../test/helpers/control.js";
 import { argNumber, emit, latencySummary, round3 } from "./lib/bench-util.js";
 import { startSwarmdCluster, type SwarmdCluster } from "./lib/cluster.js";
@@ -501,6 +502,7 @@ try {
   }
   const rtt = await loopbackRoundTrip();
   emit("floor_loopback_rtt_p50", rtt.p50, "ms", { p99: rtt.p99, bytes: 64, between: "two node processes, 127.0.0.1 TCP, no delay" });
+  await emitHostFloors();
 
   const ours = await benchSwarmd(value);
   const etcd = await benchEtcd(value, false);
