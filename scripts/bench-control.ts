@@ -27,7 +27,7 @@ import { CreateServiceRequest, RemoveServiceRequest, type ControlClient } from "
 import { connectControl } from "../src/shared/control-client.js";
 import { ControlUnaryClient, type ControlMethod, type ControlRequest, type ControlResponse } from "./lib/control-unary-client.js";
 import { unary, waitForControl } from "../test/helpers/control.js";
-import { argNumber, argString, emit, latencySummary } from "./lib/bench-util.js";
+import { WindowRates, argNumber, argString, emit, latencySummary, warmUpUntil } from "./lib/bench-util.js";
 import { startSwarmdCluster } from "./lib/cluster.js";
 import { emitHostFloors } from "./lib/host-floors.js";
 import { findSwarmkitGo, startSwarmkitGoCluster, type GoCluster } from "./lib/swarmkit-go.js";
@@ -171,27 +171,27 @@ async function benchOne(client: BenchClient, system: System, label: Label, inFli
 
 /**
  * Create + remove pairs, 8 at a time, for at least WARMUP_SECONDS and at least WARMUP_PAIRS pairs
- * (at most WARMUP_MAX_SECONDS); the store ends as it began.
+ * (at most WARMUP_MAX_SECONDS); the store ends as it began. Prints its rate curve, so every run
+ * shows whether it reached steady state.
  */
-async function warmUp(client: BenchClient, name: string): Promise<void> {
+async function warmUp(client: BenchClient, system: System, label: Label): Promise<void> {
   const start = performance.now();
-  const minUntil = start + WARMUP_SECONDS * 1000;
-  const maxUntil = start + Math.max(WARMUP_SECONDS, WARMUP_MAX_SECONDS) * 1000;
   let n = 0;
-  const more = (): boolean => {
-    const now = performance.now();
-    return now < maxUntil && (now < minUntil || n < WARMUP_PAIRS);
-  };
+  const curve = new WindowRates(1000);
+  const more = warmUpUntil({ minSeconds: WARMUP_SECONDS, minCount: WARMUP_PAIRS, maxSeconds: WARMUP_MAX_SECONDS }, () => n);
   await Promise.all(
     Array.from({ length: 8 }, async () => {
       while (more()) {
-        const res = await client.call("createService", createReq(`warm-${name}-${n++}`));
+        const res = await client.call("createService", createReq(`warm-${label}-${n++}`));
         await client.call("removeService", RemoveServiceRequest.fromPartial({ serviceId: res.service!.id }));
+        curve.add(2);
       }
     }),
   );
   const secs = (performance.now() - start) / 1000;
-  progress(`${name}: warmed up with ${n} create/remove pairs in ${secs.toFixed(1)} s${n < WARMUP_PAIRS ? ` (fewer than ${WARMUP_PAIRS}: stopped at --warmup-max)` : ""}`);
+  progress(`${system} ${label}: warmed up with ${n} create/remove pairs in ${secs.toFixed(1)} s${n < WARMUP_PAIRS ? ` (fewer than ${WARMUP_PAIRS}: stopped at --warmup-max)` : ""}`);
+  const prefix = system === "swarmkit" ? "swarmkit_control" : "control";
+  emit(`${prefix}_warmup_${label}`, n, "pairs", { system, seconds: Math.round(secs * 10) / 10, calls_per_s_per_1000_calls: curve.rates });
 }
 
 // ---- the host: what memory and thread wake-ups cost here (figures differ by host) -------------
@@ -220,7 +220,7 @@ const ourDetails = (tick: string) => ({ tick_interval: tick, heartbeat_tick: HEA
     (await Promise.race([waitForControl(join(stateDir, "swarmd.sock")), died])).close();
     const client = openClient(join(stateDir, "swarmd.sock"));
     // Warm up the connection and the JIT before measuring.
-    await warmUp(client, "single");
+    await warmUp(client, "swarmkit-ts", "single_manager");
     for (const inFlight of IN_FLIGHT) await benchOne(client, "swarmkit-ts", "single_manager", inFlight, ourDetails("1s"));
     client.close();
   });
@@ -235,7 +235,7 @@ const ourDetails = (tick: string) => ({ tick_interval: tick, heartbeat_tick: HEA
     const follower = cluster.members.find((m) => m !== leader)!;
     for (const [label, member] of [["three_managers_via_leader", leader], ["three_managers_via_follower", follower]] as const) {
       const client = openClient(member.socket);
-      await warmUp(client, label);
+      await warmUp(client, "swarmkit-ts", label);
       for (const inFlight of IN_FLIGHT) await benchOne(client, "swarmkit-ts", label, inFlight, ourDetails(CLUSTER_TICK));
       client.close();
     }
@@ -265,7 +265,7 @@ if ("missing" in go) {
   const single = await startGo(1);
   await withCleanup(single.stop, async () => {
     const client = openClient(single.members[0]!.socket);
-    await warmUp(client, "single");
+    await warmUp(client, "swarmkit", "single_manager");
     for (const inFlight of IN_FLIGHT) await benchOne(client, "swarmkit", "single_manager", inFlight, goDetails);
     client.close();
   });
@@ -275,7 +275,7 @@ if ("missing" in go) {
     const follower = three.members.find((m) => m !== leader)!;
     for (const [label, member] of [["three_managers_via_leader", leader], ["three_managers_via_follower", follower]] as const) {
       const client = openClient(member.socket);
-      await warmUp(client, label);
+      await warmUp(client, "swarmkit", label);
       for (const inFlight of IN_FLIGHT) await benchOne(client, "swarmkit", label, inFlight, goDetails);
       client.close();
     }

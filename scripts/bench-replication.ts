@@ -14,15 +14,15 @@
 // forwards to the leader. The clusters run one after the other, never together.
 // Also a non-replicated read's round trip through each API (what the client,
 // gRPC and TLS cost before raft adds anything).
-// Each cluster is first driven for CLUSTER_WARMUP seconds (16 writers, not
-// measured): V8 optimises swarmd's hot paths only after a few thousand calls,
+// Each cluster is first driven for CLUSTER_WARMUP seconds and CLUSTER_WARMUP_WRITES
+// writes, within CLUSTER_WARMUP_MAX seconds (16 writers, not measured): V8 optimises swarmd's hot paths only after a few thousand calls,
 // and a long-running daemon is compared at that steady state; etcd gets the same.
 // etcd runs twice: as etcd-cluster.sh starts it by default (plaintext between
 // members and to clients), and with TLS — mutual between members, server-side
 // to clients — which is what swarmd always pays (SwarmKit mandates it). The
 // headline ratio stays against plaintext etcd; the TLS lines stand beside it.
 // Output: JSON lines on stdout, progress on stderr.
-// Usage: node build/scripts/bench-replication.js [--seconds 5] [--warmup 2] [--cluster-warmup 6] [--value 256] [--etcd-tls 1]
+// Usage: node build/scripts/bench-replication.js [--seconds 5] [--warmup 2] [--cluster-warmup 6] [--cluster-warmup-writes 8000] [--cluster-warmup-max 30] [--value 256] [--etcd-tls 1]
 import { spawn, execFile, execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -35,7 +35,7 @@ import { promisify } from "node:util";
 import { measureFsyncLatency } from "../src/workers/manager/raft/storage/index.js";
 import { emitHostFloors } from "./lib/host-floors.js";
 import { unary } from "../test/helpers/control.js";
-import { argNumber, emit, latencySummary, round3 } from "./lib/bench-util.js";
+import { WindowRates, argNumber, emit, latencySummary, round3, warmUpUntil } from "./lib/bench-util.js";
 import { startSwarmdCluster, type SwarmdCluster } from "./lib/cluster.js";
 import { ListClustersRequest } from "../src/shared/api/index.js";
 import { EtcdKv } from "./lib/etcd-kv.js";
@@ -45,6 +45,10 @@ const SECONDS = argNumber("seconds", 5);
 // Two seconds let both servers reach steady state (ours is JIT-compiled as it runs).
 const WARMUP = argNumber("warmup", 2);
 const CLUSTER_WARMUP = argNumber("cluster-warmup", 6);
+// V8 optimises by calls made, not by time: on a slow host 6 s gave a fresh cluster under 3,000 writes,
+// while its rate rose for the first ~6,000 (docs/benchmarks.md, session 10).
+const CLUSTER_WARMUP_WRITES = argNumber("cluster-warmup-writes", 8000);
+const CLUSTER_WARMUP_MAX = argNumber("cluster-warmup-max", 30);
 const ETCD_TLS = argNumber("etcd-tls", 1) !== 0;
 const VALUE_BYTES = argNumber("value", 256);
 const CONCURRENCY = [1, 16, 64];
@@ -181,11 +185,35 @@ async function drive(
   return { writes: lat.length, errors, firstError, secs: (performance.now() - t0) / 1000, lat, cpu };
 }
 
-/** Unmeasured load on a fresh cluster until its JIT-compiled paths are at steady state (see the header). */
+/**
+ * Unmeasured load on a fresh cluster until its JIT-compiled paths are at steady state (see the
+ * header): 16 writers for at least CLUSTER_WARMUP seconds and CLUSTER_WARMUP_WRITES writes, within
+ * CLUSTER_WARMUP_MAX seconds. Its rate curve is printed, so every run shows whether it got there.
+ */
 async function warmUpCluster(name: string, write: (writer: number, seq: number) => Promise<void>): Promise<void> {
-  if (CLUSTER_WARMUP <= 0) return;
-  const r = await drive(16, write, CLUSTER_WARMUP, 0);
-  progress(`${name}: warmed up for ${CLUSTER_WARMUP} s at 16 writers${r.firstError ? ` (an error meanwhile: ${r.firstError})` : ""}`);
+  if (CLUSTER_WARMUP <= 0 && CLUSTER_WARMUP_WRITES <= 0) return;
+  const start = performance.now();
+  const curve = new WindowRates(2000);
+  let writes = 0;
+  let firstError: string | undefined;
+  const more = warmUpUntil({ minSeconds: CLUSTER_WARMUP, minCount: CLUSTER_WARMUP_WRITES, maxSeconds: CLUSTER_WARMUP_MAX }, () => writes);
+  await Promise.all(
+    Array.from({ length: 16 }, async (_, w) => {
+      for (let seq = 0; more(); seq++) {
+        try {
+          await write(w, seq);
+          writes++;
+          curve.add();
+        } catch (err) {
+          firstError ??= String(err);
+          await new Promise((r) => setTimeout(r, 10)); // a refusing server answers at once
+        }
+      }
+    }),
+  );
+  const secs = (performance.now() - start) / 1000;
+  progress(`${name}: warmed up with ${writes} writes in ${secs.toFixed(1)} s at 16 writers${firstError ? ` (an error meanwhile: ${firstError})` : ""}`);
+  emit(`replication_warmup_${name}`, writes, "writes", { writers: 16, seconds: Math.round(secs * 10) / 10, writes_per_s_per_2000_writes: curve.rates });
 }
 
 interface Measured {

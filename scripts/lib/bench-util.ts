@@ -1,4 +1,5 @@
 // Shared bits of the benchmark scripts: one JSON object per line, percentiles.
+import { performance } from "node:perf_hooks";
 export function emit(name: string, value: number, unit: string, details: Record<string, unknown> = {}): void {
   console.log(JSON.stringify({ name, value: Math.round(value * 100) / 100, unit, ...details }));
 }
@@ -35,4 +36,41 @@ export function argString<T extends string>(name: string, dflt: T, choices: read
     process.exit(2);
   }
   return v as T;
+}
+
+/**
+ * Calls/s over consecutive windows of `size` completed calls: the curve by
+ * which a warm-up shows whether the JIT reached steady state (flat at the end).
+ */
+export class WindowRates {
+  private done = 0;
+  private windowStart = performance.now();
+  readonly rates: number[] = [];
+
+  constructor(readonly size: number) {}
+
+  /** Counts `n` completed calls. */
+  add(n = 1): void {
+    this.done += n;
+    if (this.done < this.size) return;
+    const now = performance.now();
+    this.rates.push(Math.round(this.done / ((now - this.windowStart) / 1000)));
+    this.done = 0;
+    this.windowStart = now;
+  }
+}
+
+/**
+ * Whether a warm-up should go on: for at least `minSeconds` and at least `minCount` (as `count()`
+ * reports), never past `maxSeconds` (raised to `minSeconds` if lower). V8 optimises by calls made,
+ * not by time, so a time-only warm-up ends too early on a slow host.
+ */
+export function warmUpUntil(opts: { minSeconds: number; minCount: number; maxSeconds: number }, count: () => number): () => boolean {
+  const start = performance.now();
+  const minUntil = start + opts.minSeconds * 1000;
+  const maxUntil = start + Math.max(opts.minSeconds, opts.maxSeconds) * 1000;
+  return () => {
+    const now = performance.now();
+    return now < maxUntil && (now < minUntil || count() < opts.minCount);
+  };
 }

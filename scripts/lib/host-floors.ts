@@ -30,22 +30,25 @@ export function pageFaultMicros(bytes = 64 << 20): number {
  */
 export async function threadRoundTripsMicros(samples = 2000): Promise<number[]> {
   const worker = new Worker("const { parentPort } = require('node:worker_threads'); parentPort.on('message', (m) => parentPort.postMessage(m));", { eval: true });
+  // A worker that fails fails the measurement instead of leaving it waiting for an answer.
+  let answered: (() => void) | undefined;
+  let failed: ((err: Error) => void) | undefined;
+  const dead = new Promise<never>((_, reject) => (failed = reject));
+  dead.catch(() => undefined);
+  worker.on("error", (err) => failed?.(err));
+  worker.on("exit", (code) => failed?.(new Error(`the echo worker exited (${code})`)));
+  worker.on("message", () => answered?.());
   try {
-    await new Promise<void>((resolve, reject) => {
-      worker.once("online", resolve);
-      worker.once("error", reject);
-    });
+    await Promise.race([new Promise((resolve) => worker.once("online", resolve)), dead]);
     const out: number[] = [];
     for (let i = 0; i < samples + 200; i++) {
       const t = process.hrtime.bigint();
-      await new Promise<void>((resolve) => {
-        worker.once("message", () => resolve());
-        worker.postMessage(i);
-      });
+      await Promise.race([new Promise<void>((resolve) => ((answered = resolve), worker.postMessage(i))), dead]);
       if (i >= 200) out.push(Number(process.hrtime.bigint() - t) / 1000);
     }
     return out.sort((a, b) => a - b);
   } finally {
+    failed = undefined;
     await worker.terminate();
   }
 }

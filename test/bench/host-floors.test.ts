@@ -1,7 +1,9 @@
-// The host lines the benchmarks print beside their figures: each measures
+// The host lines the benchmarks print beside their figures, and the warm-up
+// helpers they share. The host lines: each measures
 // something real (a positive, finite figure) and the description is complete.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { WindowRates, warmUpUntil } from "../../scripts/lib/bench-util.js";
 import { hostDescription, pageFaultMicros, threadRoundTripsMicros } from "../../scripts/lib/host-floors.js";
 
 test("pageFaultMicros times first touches of fresh pages", () => {
@@ -24,4 +26,31 @@ test("hostDescription names the CPU, cores and kernel", () => {
   assert.equal(typeof d["kernel"], "string");
   assert.equal(typeof d["hypervisor"], "boolean");
   assert.ok(Array.isArray(d["virt_boot_flags"]));
+});
+
+test("WindowRates records one rate per full window of calls, none for a partial one", async () => {
+  const w = new WindowRates(10);
+  for (let i = 0; i < 9; i++) w.add();
+  assert.deepEqual(w.rates, []);
+  await new Promise((r) => setTimeout(r, 20));
+  w.add();
+  assert.equal(w.rates.length, 1);
+  // 10 calls in at least 20 ms: at most 500 calls/s.
+  assert.ok(w.rates[0]! > 0 && w.rates[0]! <= 500, `got ${w.rates[0]}`);
+  w.add(2);
+  for (let i = 0; i < 8; i++) w.add();
+  assert.equal(w.rates.length, 2);
+});
+
+test("warmUpUntil goes on until both the time and the count are reached, and stops at the cap", async () => {
+  let n = 0;
+  const more = warmUpUntil({ minSeconds: 0.05, minCount: 3, maxSeconds: 0.2 }, () => n);
+  n = 5;
+  assert.equal(more(), true, "the count is reached but not the time");
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(more(), false, "both reached");
+  n = 0;
+  assert.equal(more(), true, "time reached, count not");
+  await new Promise((r) => setTimeout(r, 160));
+  assert.equal(more(), false, "past the cap, whatever the count");
 });
