@@ -16,7 +16,11 @@
 // that steady state. SwarmKit gets the same warm-up.
 // Every call goes through one client, the same for both systems: by default
 // the lean unary client (see BenchClient), or grpc-js's with --client grpc-js.
-// Usage: node build/scripts/bench-control.js [--count 1000] [--warmup 5] [--warmup-pairs 3000] [--warmup-max 30] [--client lean|grpc-js]
+// Between ours and SwarmKit's, the floors of this host for the goal: the same
+// client against a grpc-js server that does nothing (--floor-count calls per
+// figure), and the disk's fsync latency. A goal above the no-op server's rate
+// is out of reach of any control API on grpc-js here; the summary names those.
+// Usage: node build/scripts/bench-control.js [--count 1000] [--warmup 5] [--warmup-pairs 3000] [--warmup-max 30] [--floor-count 4000] [--client lean|grpc-js]
 import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -27,7 +31,9 @@ import { CreateServiceRequest, RemoveServiceRequest, type ControlClient } from "
 import { connectControl } from "../src/shared/control-client.js";
 import { ControlUnaryClient, type ControlMethod, type ControlRequest, type ControlResponse } from "./lib/control-unary-client.js";
 import { unary, waitForControl } from "../test/helpers/control.js";
-import { WindowRates, argNumber, argString, emit, latencySummary, warmUpUntil } from "./lib/bench-util.js";
+import { WindowRates, argNumber, argString, emit, latencySummary, processCpuMs, round3, warmUpUntil } from "./lib/bench-util.js";
+import { measureFsyncLatency } from "../src/workers/manager/raft/storage/index.js";
+import { startGrpcjsNoopServer } from "./lib/grpcjs-floor.js";
 import { startSwarmdCluster } from "./lib/cluster.js";
 import { emitHostFloors } from "./lib/host-floors.js";
 import { findSwarmkitGo, startSwarmkitGoCluster, type GoCluster } from "./lib/swarmkit-go.js";
@@ -39,6 +45,8 @@ const WARMUP_SECONDS = argNumber("warmup", 5);
 // far more than 5 s gave there. So the warm-up also runs until this many pairs, within WARMUP_MAX.
 const WARMUP_PAIRS = argNumber("warmup-pairs", 3000);
 const WARMUP_MAX_SECONDS = argNumber("warmup-max", 30);
+// Calls per figure against the grpc-js no-op server: it answers in well under a millisecond.
+const FLOOR_COUNT = argNumber("floor-count", 4000);
 const CLIENT = argString("client", "lean", ["lean", "grpc-js"]);
 const IN_FLIGHT = [1, 8, 64] as const;
 const GOAL = 3;
@@ -226,6 +234,46 @@ const ourDetails = (tick: string) => ({ tick_interval: tick, heartbeat_tick: HEA
   });
 }
 
+// ---- the grpc-js floor: a server that does nothing -------------------------------------------
+// The same client, TLS and unix socket against a grpc-js server whose handlers answer at once
+// (lib/grpcjs-noop-server.ts): the most any control API on grpc-js — the design's gRPC library —
+// answers on this host. A goal above it cannot be met by a server that does work on grpc-js here.
+const grpcjsFloor: Partial<Record<number, number>> = {};
+{
+  progress("grpc-js floor: a no-op server");
+  // A durable create also waits for one fsync (sequentially nothing shares it): the disk's floor.
+  const fsyncDir = await mkdtemp(join(tmpdir(), "bench-control-fsync-"));
+  const fsync = await measureFsyncLatency(fsyncDir, { samples: 300 }).finally(() => rm(fsyncDir, { recursive: true, force: true }));
+  emit("floor_fsync_latency_p50", fsync.medianMs, "ms", { p99: round3(fsync.p99Ms), bytes: fsync.bytes, dir: tmpdir() });
+  const srv = await startGrpcjsNoopServer();
+  await withCleanup(srv.stop, async () => {
+    const client = openClient(srv.socket);
+    const req = createReq("floor");
+    await drive(FLOOR_COUNT, 8, () => client.call("createService", req)); // the JIT, both sides
+    for (const inFlight of IN_FLIGHT) {
+      const server0 = processCpuMs(srv.pid);
+      const own0 = process.cpuUsage();
+      const r = await drive(FLOOR_COUNT, inFlight, () => client.call("createService", req));
+      const own = process.cpuUsage(own0);
+      const server1 = processCpuMs(srv.pid);
+      const serverCpu = server0 === undefined || server1 === undefined ? null : Math.round(((server1 - server0) * 1000) / FLOOR_COUNT);
+      grpcjsFloor[inFlight] = FLOOR_COUNT / r.secs;
+      const lat = latencySummary(r.lat);
+      emit(`floor_grpcjs_noop_unary_${inFlight}_in_flight`, FLOOR_COUNT / r.secs, "calls/s", {
+        in_flight: inFlight,
+        calls: FLOOR_COUNT,
+        client: CLIENT,
+        server_cpu_us_per_call: serverCpu,
+        client_cpu_us_per_call: Math.round((own.user + own.system) / FLOOR_COUNT),
+        latency_ms: lat,
+        // One call at a time: no-op round trip + fsync, the most sequential durable creates/s can be.
+        ...(inFlight === 1 ? { with_fsync_per_s: Math.round(1000 / (lat.p50 + fsync.medianMs)) } : {}),
+      });
+    }
+    client.close();
+  });
+}
+
 // ---- ours: three managers, through the leader, then through a follower ------------------------
 {
   progress("swarmkit-ts: 3 managers");
@@ -288,6 +336,8 @@ if ("missing" in go) {
 function emitRatios(source: "measured" | "quoted"): void {
   const met: string[] = [];
   const notMet: string[] = [];
+  // Configurations whose goal is more than a grpc-js server that does nothing answers here.
+  const aboveFloor: string[] = [];
   let minRatio = Infinity;
   const suffix = source === "quoted" ? "_vs_swarmkit_quoted" : "_vs_swarmkit";
   for (const label of LABELS) {
@@ -303,14 +353,18 @@ function emitRatios(source: "measured" | "quoted"): void {
         ...(Number.isNaN(theirs.removes) ? {} : { removes_ratio: Math.round((ours.removes / theirs.removes) * 100) / 100 }),
         goal: GOAL,
         goal_met: ratio >= GOAL,
+        goal_creates_per_s: Math.round(theirs.creates * GOAL),
+        grpcjs_noop_floor_per_s: Math.round(grpcjsFloor[inFlight]!),
         swarmkit_source: source,
       });
+      if (theirs.creates * GOAL > grpcjsFloor[inFlight]!) aboveFloor.push(`${label}_${inFlight}_in_flight`);
     }
   }
   emit(`control${suffix}_goal_3x`, met.length, `of ${met.length + notMet.length} configurations at ≥${GOAL}x`, {
     met,
     not_met: notMet,
     min_ratio: Math.round(minRatio * 100) / 100,
+    goal_above_grpcjs_noop_floor: aboveFloor,
     swarmkit_source: source,
   });
 }

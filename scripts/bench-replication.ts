@@ -23,8 +23,7 @@
 // headline ratio stays against plaintext etcd; the TLS lines stand beside it.
 // Output: JSON lines on stdout, progress on stderr.
 // Usage: node build/scripts/bench-replication.js [--seconds 5] [--warmup 2] [--cluster-warmup 6] [--cluster-warmup-writes 8000] [--cluster-warmup-max 30] [--value 256] [--etcd-tls 1]
-import { spawn, execFile, execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { spawn, execFile } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -35,7 +34,7 @@ import { promisify } from "node:util";
 import { measureFsyncLatency } from "../src/workers/manager/raft/storage/index.js";
 import { emitHostFloors } from "./lib/host-floors.js";
 import { unary } from "../test/helpers/control.js";
-import { WindowRates, argNumber, emit, latencySummary, round3, warmUpUntil } from "./lib/bench-util.js";
+import { WindowRates, argNumber, emit, latencySummary, processCpuMs, round3, warmUpUntil } from "./lib/bench-util.js";
 import { startSwarmdCluster, type SwarmdCluster } from "./lib/cluster.js";
 import { ListClustersRequest } from "../src/shared/api/index.js";
 import { EtcdKv } from "./lib/etcd-kv.js";
@@ -103,25 +102,6 @@ interface CpuPerWrite {
   client: number;
   leader: number;
   followers: number[];
-}
-
-const CLOCK_TICKS = ((): number => {
-  try {
-    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** CPU time (ms) process `pid` has used so far, from /proc/<pid>/stat; undefined where that is unreadable. */
-function processCpuMs(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
 }
 
 function cpuSample(subjects: CpuSubjects): { client: number; members: (number | undefined)[] } {

@@ -1,4 +1,6 @@
 // Shared bits of the benchmark scripts: one JSON object per line, percentiles.
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 export function emit(name: string, value: number, unit: string, details: Record<string, unknown> = {}): void {
   console.log(JSON.stringify({ name, value: Math.round(value * 100) / 100, unit, ...details }));
@@ -73,4 +75,23 @@ export function warmUpUntil(opts: { minSeconds: number; minCount: number; maxSec
     const now = performance.now();
     return now < maxUntil && (now < minUntil || count() < opts.minCount);
   };
+}
+
+const CLOCK_TICKS = ((): number => {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU time (ms) process `pid` has used so far, from /proc/<pid>/stat; undefined where that is unreadable. */
+export function processCpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
 }
