@@ -1,8 +1,8 @@
 // A grpc-js server that does nothing: Control.CreateService and RemoveService
 // answer at once with a canned message the size of a real answer, over TLS on
 // a unix socket, as swarmd's control socket serves them. What it sustains is
-// the most any control API built on grpc-js can answer on this host; see
-// grpcjs-floor.ts. Run as its own process: node grpcjs-noop-server.js <socket>;
+// the most any control API built on grpc-js can answer the same client on
+// this host (bench:control's floor lines). Run as its own process: node grpcjs-noop-server.js <socket>;
 // prints "ready" on stdout once it listens.
 import { Server, ServerCredentials, type handleUnaryCall } from "@grpc/grpc-js";
 import { CreateServiceResponse, ControlService } from "../../src/shared/api/index.js";
