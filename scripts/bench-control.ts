@@ -19,7 +19,8 @@
 // Between ours and SwarmKit's, the floors of this host for the goal: the same
 // client against a grpc-js server that does nothing (--floor-count calls per
 // figure), and the disk's fsync latency. A goal above the no-op server's rate
-// is out of reach of any control API on grpc-js here; the summary names those.
+// is out of reach of any control API on grpc-js driven by this client here;
+// the summary names those.
 // Usage: node build/scripts/bench-control.js [--count 1000] [--warmup 5] [--warmup-pairs 3000] [--warmup-max 30] [--floor-count 4000] [--client lean|grpc-js]
 import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -31,11 +32,10 @@ import { CreateServiceRequest, RemoveServiceRequest, type ControlClient } from "
 import { connectControl } from "../src/shared/control-client.js";
 import { ControlUnaryClient, type ControlMethod, type ControlRequest, type ControlResponse } from "./lib/control-unary-client.js";
 import { unary, waitForControl } from "../test/helpers/control.js";
-import { WindowRates, argNumber, argString, emit, latencySummary, processCpuMs, round3, warmUpUntil } from "./lib/bench-util.js";
-import { measureFsyncLatency } from "../src/workers/manager/raft/storage/index.js";
+import { argNumber, argString, emit, latencySummary, processCpuMs, runWarmUp } from "./lib/bench-util.js";
 import { startGrpcjsNoopServer } from "./lib/grpcjs-floor.js";
 import { startSwarmdCluster } from "./lib/cluster.js";
-import { emitHostFloors } from "./lib/host-floors.js";
+import { emitFsyncFloor, emitHostFloors } from "./lib/host-floors.js";
 import { findSwarmkitGo, startSwarmkitGoCluster, type GoCluster } from "./lib/swarmkit-go.js";
 
 const COUNT = argNumber("count", 1000);
@@ -45,6 +45,8 @@ const WARMUP_SECONDS = argNumber("warmup", 5);
 // far more than 5 s gave there. So the warm-up also runs until this many pairs, within WARMUP_MAX.
 const WARMUP_PAIRS = argNumber("warmup-pairs", 3000);
 const WARMUP_MAX_SECONDS = argNumber("warmup-max", 30);
+/** Every warm-up here, in calls (a pair is two): 8 in flight, its rate printed per 1,000 calls. */
+const WARMUP = { minSeconds: WARMUP_SECONDS, minCount: 2 * WARMUP_PAIRS, maxSeconds: WARMUP_MAX_SECONDS, concurrency: 8, window: 1000 };
 // Calls per figure against the grpc-js no-op server: it answers in well under a millisecond.
 const FLOOR_COUNT = argNumber("floor-count", 4000);
 const CLIENT = argString("client", "lean", ["lean", "grpc-js"]);
@@ -183,23 +185,19 @@ async function benchOne(client: BenchClient, system: System, label: Label, inFli
  * shows whether it reached steady state.
  */
 async function warmUp(client: BenchClient, system: System, label: Label): Promise<void> {
-  const start = performance.now();
   let n = 0;
-  const curve = new WindowRates(1000);
-  const more = warmUpUntil({ minSeconds: WARMUP_SECONDS, minCount: WARMUP_PAIRS, maxSeconds: WARMUP_MAX_SECONDS }, () => n);
-  await Promise.all(
-    Array.from({ length: 8 }, async () => {
-      while (more()) {
-        const res = await client.call("createService", createReq(`warm-${label}-${n++}`));
-        await client.call("removeService", RemoveServiceRequest.fromPartial({ serviceId: res.service!.id }));
-        curve.add(2);
-      }
-    }),
+  const r = await runWarmUp(
+    WARMUP,
+    async () => {
+      const res = await client.call("createService", createReq(`warm-${label}-${n++}`));
+      await client.call("removeService", RemoveServiceRequest.fromPartial({ serviceId: res.service!.id }));
+      return 2;
+    },
   );
-  const secs = (performance.now() - start) / 1000;
-  progress(`${system} ${label}: warmed up with ${n} create/remove pairs in ${secs.toFixed(1)} s${n < WARMUP_PAIRS ? ` (fewer than ${WARMUP_PAIRS}: stopped at --warmup-max)` : ""}`);
+  const pairs = r.count / 2;
+  progress(`${system} ${label}: warmed up with ${pairs} create/remove pairs in ${r.seconds} s${pairs < WARMUP_PAIRS ? ` (fewer than ${WARMUP_PAIRS}: stopped at --warmup-max)` : ""}`);
   const prefix = system === "swarmkit" ? "swarmkit_control" : "control";
-  emit(`${prefix}_warmup_${label}`, n, "pairs", { system, seconds: Math.round(secs * 10) / 10, calls_per_s_per_1000_calls: curve.rates });
+  emit(`${prefix}_warmup_${label}`, pairs, "pairs", { system, seconds: r.seconds, calls_per_s_per_1000_calls: r.rates });
 }
 
 // ---- the host: what memory and thread wake-ups cost here (figures differ by host) -------------
@@ -238,35 +236,25 @@ const ourDetails = (tick: string) => ({ tick_interval: tick, heartbeat_tick: HEA
 // The same client, TLS and unix socket against a grpc-js server whose handlers answer at once
 // (lib/grpcjs-noop-server.ts): the most any control API on grpc-js — the design's gRPC library —
 // answers this client on this host. A goal above it cannot be met by a grpc-js server that does work.
-const grpcjsFloor: Partial<Record<number, number>> = {};
+/** Per in-flight count: the no-op server's calls/s and its p50 round trip in ms. */
+const grpcjsFloor: Partial<Record<number, { perS: number; p50Ms: number }>> = {};
+// A durable create also waits for one fsync (sequentially nothing shares it): the disk's floor.
+progress("grpc-js floor: a no-op server");
+const fsyncMs = await emitFsyncFloor();
 /** Sequential durable creates/s can be at most 1 / (no-op round trip + fsync): nothing overlaps them. */
-let sequentialDurableBound = Infinity;
+const sequentialDurableBound = (): number => 1000 / (grpcjsFloor[1]!.p50Ms + fsyncMs);
 {
-  progress("grpc-js floor: a no-op server");
-  // A durable create also waits for one fsync (sequentially nothing shares it): the disk's floor.
-  const fsyncDir = await mkdtemp(join(tmpdir(), "bench-control-fsync-"));
-  const fsync = await measureFsyncLatency(fsyncDir, { samples: 300 }).finally(() => rm(fsyncDir, { recursive: true, force: true }));
-  emit("floor_fsync_latency_p50", fsync.medianMs, "ms", { p99: round3(fsync.p99Ms), bytes: fsync.bytes, dir: tmpdir() });
   const srv = await startGrpcjsNoopServer();
   await withCleanup(srv.stop, async () => {
     const client = openClient(srv.socket);
     const req = createReq("floor");
-    // Warmed up like the daemons (as many calls as their pairs make): a floor measured cold would be
-    // too low and would rule out goals that a warm server reaches.
-    const warmStart = performance.now();
-    let warmCalls = 0;
-    const curve = new WindowRates(1000);
-    const more = warmUpUntil({ minSeconds: WARMUP_SECONDS, minCount: 2 * WARMUP_PAIRS, maxSeconds: WARMUP_MAX_SECONDS }, () => warmCalls);
-    await Promise.all(
-      Array.from({ length: 8 }, async () => {
-        while (more()) {
-          warmCalls++;
-          await client.call("createService", req);
-          curve.add(1);
-        }
-      }),
+    // Warmed up like the daemons (as many calls as their pairs make): measured cold, the floor
+    // would be too low and rule out goals that a warm server reaches.
+    const warm = await runWarmUp(
+      WARMUP,
+      async () => (await client.call("createService", req), 1),
     );
-    emit("floor_grpcjs_noop_warmup", warmCalls, "calls", { seconds: Math.round((performance.now() - warmStart) / 100) / 10, calls_per_s_per_1000_calls: curve.rates });
+    emit("floor_grpcjs_noop_warmup", warm.count, "calls", { seconds: warm.seconds, calls_per_s_per_1000_calls: warm.rates });
     for (const inFlight of IN_FLIGHT) {
       const server0 = processCpuMs(srv.pid);
       const own0 = process.cpuUsage();
@@ -274,9 +262,8 @@ let sequentialDurableBound = Infinity;
       const own = process.cpuUsage(own0);
       const server1 = processCpuMs(srv.pid);
       const serverCpu = server0 === undefined || server1 === undefined ? null : Math.round(((server1 - server0) * 1000) / FLOOR_COUNT);
-      grpcjsFloor[inFlight] = FLOOR_COUNT / r.secs;
       const lat = latencySummary(r.lat);
-      if (inFlight === 1) sequentialDurableBound = 1000 / (lat.p50 + fsync.medianMs);
+      grpcjsFloor[inFlight] = { perS: FLOOR_COUNT / r.secs, p50Ms: lat.p50 };
       emit(`floor_grpcjs_noop_unary_${inFlight}_in_flight`, FLOOR_COUNT / r.secs, "calls/s", {
         in_flight: inFlight,
         calls: FLOOR_COUNT,
@@ -285,7 +272,7 @@ let sequentialDurableBound = Infinity;
         client_cpu_us_per_call: Math.round((own.user + own.system) / FLOOR_COUNT),
         latency_ms: lat,
         // One call at a time: no-op round trip + fsync, the most sequential durable creates/s can be.
-        ...(inFlight === 1 ? { with_fsync_per_s: Math.round(sequentialDurableBound) } : {}),
+        ...(inFlight === 1 ? { with_fsync_per_s: Math.round(sequentialDurableBound()) } : {}),
       });
     }
     client.close();
@@ -373,11 +360,11 @@ function emitRatios(source: "measured" | "quoted"): void {
         goal: GOAL,
         goal_met: ratio >= GOAL,
         goal_creates_per_s: Math.round(theirs.creates * GOAL),
-        grpcjs_noop_floor_per_s: Math.round(grpcjsFloor[inFlight]!),
+        grpcjs_noop_floor_per_s: Math.round(grpcjsFloor[inFlight]!.perS),
         swarmkit_source: source,
       });
-      if (theirs.creates * GOAL > grpcjsFloor[inFlight]!) aboveFloor.push(`${label}_${inFlight}_in_flight`);
-      if (inFlight === 1 && theirs.creates * GOAL > sequentialDurableBound) aboveSequentialBound.push(`${label}_${inFlight}_in_flight`);
+      if (theirs.creates * GOAL > grpcjsFloor[inFlight]!.perS) aboveFloor.push(`${label}_${inFlight}_in_flight`);
+      if (inFlight === 1 && theirs.creates * GOAL > sequentialDurableBound()) aboveSequentialBound.push(`${label}_${inFlight}_in_flight`);
     }
   }
   emit(`control${suffix}_goal_3x`, met.length, `of ${met.length + notMet.length} configurations at ≥${GOAL}x`, {

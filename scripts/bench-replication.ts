@@ -31,10 +31,9 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { measureFsyncLatency } from "../src/workers/manager/raft/storage/index.js";
-import { emitHostFloors } from "./lib/host-floors.js";
+import { emitFsyncFloor, emitHostFloors } from "./lib/host-floors.js";
 import { unary } from "../test/helpers/control.js";
-import { WindowRates, argNumber, emit, latencySummary, processCpuMs, round3, warmUpUntil } from "./lib/bench-util.js";
+import { argNumber, emit, latencySummary, processCpuMs, round3, runWarmUp } from "./lib/bench-util.js";
 import { startSwarmdCluster, type SwarmdCluster } from "./lib/cluster.js";
 import { ListClustersRequest } from "../src/shared/api/index.js";
 import { EtcdKv } from "./lib/etcd-kv.js";
@@ -172,28 +171,23 @@ async function drive(
  */
 async function warmUpCluster(name: string, write: (writer: number, seq: number) => Promise<void>): Promise<void> {
   if (CLUSTER_WARMUP <= 0 && CLUSTER_WARMUP_WRITES <= 0) return;
-  const start = performance.now();
-  const curve = new WindowRates(2000);
-  let writes = 0;
+  const seqs = new Array<number>(16).fill(0);
   let firstError: string | undefined;
-  const more = warmUpUntil({ minSeconds: CLUSTER_WARMUP, minCount: CLUSTER_WARMUP_WRITES, maxSeconds: CLUSTER_WARMUP_MAX }, () => writes);
-  await Promise.all(
-    Array.from({ length: 16 }, async (_, w) => {
-      for (let seq = 0; more(); seq++) {
-        try {
-          await write(w, seq);
-          writes++;
-          curve.add();
-        } catch (err) {
-          firstError ??= String(err);
-          await new Promise((r) => setTimeout(r, 10)); // a refusing server answers at once
-        }
+  const r = await runWarmUp(
+    { minSeconds: CLUSTER_WARMUP, minCount: CLUSTER_WARMUP_WRITES, maxSeconds: CLUSTER_WARMUP_MAX, concurrency: 16, window: 2000 },
+    async (w) => {
+      try {
+        await write(w, seqs[w]!++);
+        return 1;
+      } catch (err) {
+        firstError ??= String(err);
+        await new Promise((resolve) => setTimeout(resolve, 10)); // a refusing server answers at once
+        return 0;
       }
-    }),
+    },
   );
-  const secs = (performance.now() - start) / 1000;
-  progress(`${name}: warmed up with ${writes} writes in ${secs.toFixed(1)} s at 16 writers${firstError ? ` (an error meanwhile: ${firstError})` : ""}`);
-  emit(`replication_warmup_${name}`, writes, "writes", { writers: 16, seconds: Math.round(secs * 10) / 10, writes_per_s_per_2000_writes: curve.rates });
+  progress(`${name}: warmed up with ${r.count} writes in ${r.seconds} s at 16 writers${firstError ? ` (an error meanwhile: ${firstError})` : ""}`);
+  emit(`replication_warmup_${name}`, r.count, "writes", { writers: 16, seconds: r.seconds, writes_per_s_per_2000_writes: r.rates });
 }
 
 interface Measured {
@@ -501,13 +495,7 @@ function emitRatios(suffix: string, ours: Side, etcd: Side & { version: string }
 try {
   const value = Buffer.alloc(VALUE_BYTES, 0x5a);
 
-  const fsyncDir = await mkdtemp(join(tmpdir(), "bench-replication-fsync-"));
-  try {
-    const fsync = await measureFsyncLatency(fsyncDir, { samples: 300 });
-    emit("floor_fsync_latency_p50", fsync.medianMs, "ms", { p99: round3(fsync.p99Ms), bytes: fsync.bytes, dir: tmpdir() });
-  } finally {
-    await rm(fsyncDir, { recursive: true, force: true });
-  }
+  await emitFsyncFloor();
   const rtt = await loopbackRoundTrip();
   emit("floor_loopback_rtt_p50", rtt.p50, "ms", { p99: rtt.p99, bytes: 64, between: "two node processes, 127.0.0.1 TCP, no delay" });
   await emitHostFloors();

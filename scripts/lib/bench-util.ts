@@ -77,21 +77,60 @@ export function warmUpUntil(opts: { minSeconds: number; minCount: number; maxSec
   };
 }
 
-const CLOCK_TICKS = ((): number => {
-  try {
-    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
-  } catch {
-    return 100;
+export interface WarmUpResult {
+  /** What the steps counted (calls, writes). */
+  count: number;
+  seconds: number;
+  /** Per window of `window` counted units: the curve that shows whether the JIT got to steady state. */
+  rates: number[];
+}
+
+/**
+ * Runs `step` in `concurrency` loops for as long as warmUpUntil says (at least `minSeconds` and
+ * `minCount` counted units, at most `maxSeconds`). A step resolves to how many units it completed;
+ * one that fails handles its error and resolves to 0.
+ */
+export async function runWarmUp(
+  opts: { minSeconds: number; minCount: number; maxSeconds: number; concurrency: number; window: number },
+  step: (loop: number) => Promise<number>,
+): Promise<WarmUpResult> {
+  const start = performance.now();
+  const curve = new WindowRates(opts.window);
+  let count = 0;
+  const more = warmUpUntil(opts, () => count);
+  await Promise.all(
+    Array.from({ length: opts.concurrency }, async (_, loop) => {
+      while (more()) {
+        const n = await step(loop);
+        count += n;
+        if (n > 0) curve.add(n);
+      }
+    }),
+  );
+  return { count, seconds: Math.round((performance.now() - start) / 100) / 10, rates: curve.rates };
+}
+
+// Read when first needed: most benchmarks and tests that import this never ask.
+let clockTicks: number | undefined;
+function clockTicksPerSecond(): number {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
   }
-})();
+  return clockTicks;
+}
 
 /** CPU time (ms) process `pid` has used so far, from /proc/<pid>/stat; undefined where that is unreadable. */
 export function processCpuMs(pid: number): number | undefined {
+  let stat: string;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   } catch {
     return undefined;
   }
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(f[11]) + Number(f[12])) * 1000) / clockTicksPerSecond();
 }

@@ -4,8 +4,11 @@
 // session 10); the difference was the host: first touches of memory and
 // thread wake-ups, which a Node.js daemon makes far more of than Go's etcd.
 import { readFileSync } from "node:fs";
-import { cpus, release } from "node:os";
+import { mkdtemp, rm } from "node:fs/promises";
+import { cpus, release, tmpdir } from "node:os";
+import { join } from "node:path";
 import { Worker } from "node:worker_threads";
+import { measureFsyncLatency } from "../../src/workers/manager/raft/storage/index.js";
 import { emit, percentile, round3 } from "./bench-util.js";
 
 const PAGE = 4096;
@@ -86,4 +89,19 @@ export async function emitHostFloors(): Promise<void> {
     p99: round3(percentile(rt, 99)),
     what: "postMessage to a worker thread and back (two event-loop wake-ups)",
   });
+}
+
+/**
+ * Prints `floor_fsync_latency_p50`: a 512-byte write + fdatasync in the temp dir, where the
+ * benchmarks' state dirs live. Returns the median in ms.
+ */
+export async function emitFsyncFloor(): Promise<number> {
+  const dir = await mkdtemp(join(tmpdir(), "bench-fsync-"));
+  try {
+    const fsync = await measureFsyncLatency(dir, { samples: 300 });
+    emit("floor_fsync_latency_p50", fsync.medianMs, "ms", { p99: round3(fsync.p99Ms), bytes: fsync.bytes, dir: tmpdir() });
+    return fsync.medianMs;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

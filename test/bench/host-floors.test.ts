@@ -3,7 +3,7 @@
 // something real (a positive, finite figure) and the description is complete.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { WindowRates, warmUpUntil } from "../../scripts/lib/bench-util.js";
+import { WindowRates, runWarmUp, warmUpUntil } from "../../scripts/lib/bench-util.js";
 import { hostDescription, pageFaultMicros, threadRoundTripsMicros } from "../../scripts/lib/host-floors.js";
 
 test("pageFaultMicros times first touches of fresh pages", () => {
@@ -53,4 +53,20 @@ test("warmUpUntil goes on until both the time and the count are reached, and sto
   assert.equal(more(), true, "time reached, count not");
   await new Promise((r) => setTimeout(r, 160));
   assert.equal(more(), false, "past the cap, whatever the count");
+});
+
+test("runWarmUp runs its loops until the count is reached, counting what steps return and nothing for a failed one", async () => {
+  const loopsSeen = new Set<number>();
+  let calls = 0;
+  const r = await runWarmUp({ minSeconds: 0, minCount: 40, maxSeconds: 5, concurrency: 4, window: 10 }, async (loop) => {
+    loopsSeen.add(loop);
+    calls++;
+    await new Promise((resolve) => setImmediate(resolve));
+    return calls % 3 === 0 ? 0 : 2; // every third step "fails" and counts nothing
+  });
+  assert.deepEqual([...loopsSeen].sort(), [0, 1, 2, 3], "every loop ran");
+  assert.ok(r.count >= 40 && r.count < 40 + 4 * 2, `stopped once 40 were counted (got ${r.count})`);
+  assert.ok(calls > r.count / 2, "failed steps added nothing");
+  assert.ok(r.rates.length >= 3, `one rate per 10 counted (got ${r.rates.length})`);
+  assert.ok(r.seconds >= 0 && r.seconds < 5);
 });
