@@ -22,7 +22,9 @@
 // to clients — which is what swarmd always pays (SwarmKit mandates it). The
 // headline ratio stays against plaintext etcd; the TLS lines stand beside it.
 // Output: JSON lines on stdout, progress on stderr.
-// Usage: node build/scripts/bench-replication.js [--seconds 5] [--warmup 2] [--cluster-warmup 6] [--cluster-warmup-writes 8000] [--cluster-warmup-max 30] [--value 256] [--etcd-tls 1]
+// Then (unless --grpcjs-floor 0) the same writes through a chain of three grpc-js processes that
+// replicate and fsync like swarmd and do nothing else: the most a grpc-js raft could do here.
+// Usage: node build/scripts/bench-replication.js [--seconds 5] [--warmup 2] [--cluster-warmup 6] [--cluster-warmup-writes 8000] [--cluster-warmup-max 30] [--value 256] [--etcd-tls 1] [--grpcjs-floor 1]
 import { spawn, execFile } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { connect, createServer } from "node:net";
@@ -35,6 +37,7 @@ import { emitFsyncFloor, emitHostFloors } from "./lib/host-floors.js";
 import { unary } from "../test/helpers/control.js";
 import { argNumber, emit, latencySummary, processCpuMs, round3, runWarmUp } from "./lib/bench-util.js";
 import { startSwarmdCluster, type SwarmdCluster } from "./lib/cluster.js";
+import { startGrpcjsReplicationFloor } from "./lib/grpcjs-replication-floor.js";
 import { ListClustersRequest } from "../src/shared/api/index.js";
 import { EtcdKv } from "./lib/etcd-kv.js";
 import { SwarmdKv } from "./lib/swarmd-kv.js";
@@ -48,6 +51,7 @@ const CLUSTER_WARMUP = argNumber("cluster-warmup", 6);
 const CLUSTER_WARMUP_WRITES = argNumber("cluster-warmup-writes", 8000);
 const CLUSTER_WARMUP_MAX = argNumber("cluster-warmup-max", 30);
 const ETCD_TLS = argNumber("etcd-tls", 1) !== 0;
+const GRPCJS_FLOOR = argNumber("grpcjs-floor", 1) !== 0;
 const VALUE_BYTES = argNumber("value", 256);
 const CONCURRENCY = [1, 16, 64];
 const ETCD_SCRIPT = fileURLToPath(new URL("../../scripts/etcd-cluster.sh", import.meta.url));
@@ -369,6 +373,38 @@ async function benchSwarmd(value: Buffer): Promise<{ leader: Map<number, Measure
   return out;
 }
 
+// ---- the grpc-js floor ---------------------------------------------------------------------
+
+/**
+ * The same writes through a chain of three grpc-js processes that replicate and fsync like a
+ * swarmd cluster and do nothing else (lib/grpcjs-replication-floor-node.ts), warmed up and driven
+ * like swarmd: what the gRPC library every swarmd member is built on costs on this host.
+ */
+async function benchGrpcjsFloor(value: Buffer): Promise<Map<number, Measured>> {
+  progress("starting the grpc-js replication floor (3 processes)");
+  const floor = await startGrpcjsReplicationFloor();
+  cleanups.push(() => floor.stop());
+  const out = new Map<number, Measured>();
+  const kv = new SwarmdKv(floor.socket);
+  try {
+    await warmUpCluster("grpcjs_floor", (w, seq) => kv.put(`warm-${w}-${seq}`, value));
+    for (const writers of CONCURRENCY) {
+      progress(`grpc-js floor, ${writers} writers`);
+      const r = await drive(writers, (w, seq) => kv.put(`b-${writers}-${w}-${seq}`, value), WARMUP, SECONDS, floor.pids);
+      const m = report(`floor_grpcjs_replication_${writers}_writers`, "grpcjs_floor", "leader", writers, r, {
+        write: "Control.CreateConfig, answered without raft, store or codecs",
+        transport: "TLS over a unix socket; members: mutual TLS streams over TCP, as swarmd",
+        chain: "leader sends each loop turn's requests to both followers in one message and fdatasyncs its copy; each follower writes, fdatasyncs and acks; the leader answers on its own sync and the first ack",
+      });
+      if (m) out.set(writers, m);
+    }
+  } finally {
+    kv.close();
+  }
+  await cleanups.pop()!();
+  return out;
+}
+
 // ---- etcd ----------------------------------------------------------------------------------
 
 /** A base port with base..base+2 and base+10..base+12 free (etcd-cluster.sh's layout). */
@@ -456,7 +492,7 @@ async function benchEtcd(value: Buffer, tls: boolean): Promise<{ leader: Map<num
 type Side = { leader: Map<number, Measured>; forwarding?: string };
 
 /** Per-concurrency ratio lines and their geometric mean, ours ÷ one etcd configuration. */
-function emitRatios(suffix: string, ours: Side, etcd: Side & { version: string }, what: string): void {
+function emitRatios(suffix: string, ours: Side, etcd: Side & { version: string }, what: string, floor?: Map<number, Measured>): void {
   const ratios: Record<string, number> = {};
   for (const writers of CONCURRENCY) {
     const a = ours.leader.get(writers);
@@ -472,6 +508,7 @@ function emitRatios(suffix: string, ours: Side, etcd: Side & { version: string }
       p50_latency_ratio: round3(a.p50 / b.p50),
       p99_latency_ratio: round3(a.p99 / b.p99),
       etcd_version: etcd.version,
+      ...floorDetail(floor?.get(writers), a, b),
     });
   }
   const values = Object.values(ratios);
@@ -490,6 +527,16 @@ function emitRatios(suffix: string, ours: Side, etcd: Side & { version: string }
   });
 }
 
+/** Where the grpc-js floor stands: how much of it swarmd reaches, and whether etcd is above it. */
+function floorDetail(floor: Measured | undefined, ours: Measured, etcd: Measured): Record<string, unknown> {
+  if (!floor) return {};
+  return {
+    grpcjs_floor_writes_per_s: Math.round(floor.writesPerSec),
+    swarmd_share_of_grpcjs_floor: round3(ours.writesPerSec / floor.writesPerSec),
+    etcd_over_grpcjs_floor: round3(etcd.writesPerSec / floor.writesPerSec),
+  };
+}
+
 // ---- main ----------------------------------------------------------------------------------
 
 try {
@@ -501,10 +548,11 @@ try {
   await emitHostFloors();
 
   const ours = await benchSwarmd(value);
+  const floor = GRPCJS_FLOOR ? await benchGrpcjsFloor(value) : undefined;
   const etcd = await benchEtcd(value, false);
   const etcdTls = ETCD_TLS ? await benchEtcd(value, true) : undefined;
-  emitRatios("", ours, etcd, "etcd");
-  if (etcdTls) emitRatios("_tls", ours, etcdTls, "etcd with TLS (as swarmd)");
+  emitRatios("", ours, etcd, "etcd", floor);
+  if (etcdTls) emitRatios("_tls", ours, etcdTls, "etcd with TLS (as swarmd)", floor);
 } catch (err) {
   progress(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   process.exitCode = 1;
