@@ -394,7 +394,7 @@ async function benchGrpcjsFloor(value: Buffer): Promise<Map<number, Measured>> {
       const m = report(`floor_grpcjs_replication_${writers}_writers`, "grpcjs_floor", "leader", writers, r, {
         write: "Control.CreateConfig, answered without raft, store or codecs",
         transport: "TLS over a unix socket; members: mutual TLS streams over TCP, as swarmd",
-        chain: "leader sends each loop turn's requests to both followers in one message and fdatasyncs its copy; each follower writes, fdatasyncs and acks; the leader answers on its own sync and the first ack",
+        chain: "leader sends each loop turn's requests to both followers in one message and fdatasyncs its copy; each follower writes, fdatasyncs and acks; the leader answers once two of the three have it on disk",
       });
       if (m) out.set(writers, m);
     }

@@ -14,7 +14,7 @@ const logBytes = (dir: string, role: string): number =>
     .filter((f) => f.startsWith(`${role}-`) && f.endsWith(".wal"))
     .reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
 
-test("the grpc-js replication floor answers a write once it is on the leader's and a follower's disk, and stops cleanly", async () => {
+test("the grpc-js replication floor answers a write once a majority has it on disk, and stops cleanly", async () => {
   const floor = await startGrpcjsReplicationFloor();
   const kv = new SwarmdKv(floor.socket);
   try {
