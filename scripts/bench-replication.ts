@@ -24,7 +24,7 @@
 // Output: JSON lines on stdout, progress on stderr.
 // Then (unless --grpcjs-floor 0) the same writes through a chain of three grpc-js processes that
 // replicate and fsync like swarmd and do nothing else: the most a grpc-js raft could do here.
-// Usage: node build/scripts/bench-replication.js [--seconds 5] [--warmup 2] [--cluster-warmup 6] [--cluster-warmup-writes 8000] [--cluster-warmup-max 30] [--value 256] [--etcd-tls 1] [--grpcjs-floor 1]
+// Usage: node build/scripts/bench-replication.js [--seconds 5] [--warmup 2] [--cluster-warmup 6] [--cluster-warmup-writes 8000] [--cluster-warmup-max 30] [--value 256] [--etcd-tls 1] [--grpcjs-floor 1] [--grpcjs-floor-first 0]
 import { spawn, execFile } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { connect, createServer } from "node:net";
@@ -52,6 +52,8 @@ const CLUSTER_WARMUP_WRITES = argNumber("cluster-warmup-writes", 8000);
 const CLUSTER_WARMUP_MAX = argNumber("cluster-warmup-max", 30);
 const ETCD_TLS = argNumber("etcd-tls", 1) !== 0;
 const GRPCJS_FLOOR = argNumber("grpcjs-floor", 1) !== 0;
+// The floor runs after swarmd by default; 1 runs it first, to check that the order does not favour etcd.
+const GRPCJS_FLOOR_FIRST = argNumber("grpcjs-floor-first", 0) !== 0;
 const VALUE_BYTES = argNumber("value", 256);
 const CONCURRENCY = [1, 16, 64];
 const ETCD_SCRIPT = fileURLToPath(new URL("../../scripts/etcd-cluster.sh", import.meta.url));
@@ -391,7 +393,9 @@ async function benchGrpcjsFloor(value: Buffer): Promise<Map<number, Measured>> {
     for (const writers of CONCURRENCY) {
       progress(`grpc-js floor, ${writers} writers`);
       const r = await drive(writers, (w, seq) => kv.put(`b-${writers}-${w}-${seq}`, value), WARMUP, SECONDS, floor.pids);
+      const failed = floor.failure();
       const m = report(`floor_grpcjs_replication_${writers}_writers`, "grpcjs_floor", "leader", writers, r, {
+        ...(failed ? { member_failed: failed } : {}),
         write: "Control.CreateConfig, answered without raft, store or codecs",
         transport: "TLS over a unix socket; members: mutual TLS streams over TCP, as swarmd",
         chain: "leader sends each loop turn's requests to both followers in one message and fdatasyncs its copy; each follower writes, fdatasyncs and acks; the leader answers once two of the three have it on disk",
@@ -547,8 +551,9 @@ try {
   emit("floor_loopback_rtt_p50", rtt.p50, "ms", { p99: rtt.p99, bytes: 64, between: "two node processes, 127.0.0.1 TCP, no delay" });
   await emitHostFloors();
 
+  const floorFirst = GRPCJS_FLOOR && GRPCJS_FLOOR_FIRST ? await benchGrpcjsFloor(value) : undefined;
   const ours = await benchSwarmd(value);
-  const floor = GRPCJS_FLOOR ? await benchGrpcjsFloor(value) : undefined;
+  const floor = floorFirst ?? (GRPCJS_FLOOR ? await benchGrpcjsFloor(value) : undefined);
   const etcd = await benchEtcd(value, false);
   const etcdTls = ETCD_TLS ? await benchEtcd(value, true) : undefined;
   emitRatios("", ours, etcd, "etcd", floor);

@@ -11,6 +11,8 @@ const SERVER = fileURLToPath(new URL("./grpcjs-noop-server.js", import.meta.url)
 /** A helper process that has printed "ready". */
 export interface ReadyProcess {
   pid: number;
+  /** Why it exited on its own since it was ready (its exit status and stderr), if it did. */
+  failure(): string | undefined;
   /** SIGTERM, then waits for the exit. */
   stop(): Promise<void>;
 }
@@ -21,10 +23,14 @@ export async function spawnReady(what: string, script: string, args: string[], r
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  let stopping = false;
   const stop = async (): Promise<void> => {
+    stopping = true;
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
     await exited;
   };
+  const failure = (): string | undefined =>
+    !stopping && (child.exitCode !== null || child.signalCode !== null) ? `${what} exited (${child.exitCode ?? child.signalCode}): ${stderr.trim()}` : undefined;
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${what} did not listen within ${readyTimeoutMs} ms: ${stderr}`)), readyTimeoutMs);
@@ -43,7 +49,7 @@ export async function spawnReady(what: string, script: string, args: string[], r
     await stop();
     throw err;
   }
-  return { pid: child.pid!, stop };
+  return { pid: child.pid!, failure, stop };
 }
 
 export interface NoopServer {

@@ -5,8 +5,9 @@
 // this host (bench:control's floor lines). Run as its own process: node grpcjs-noop-server.js <socket>;
 // prints "ready" on stdout once it listens.
 import { Server, ServerCredentials, type handleUnaryCall } from "@grpc/grpc-js";
-import { CreateServiceResponse, ControlService } from "../../src/shared/api/index.js";
+import { CreateServiceResponse, ControlService, encodeToOwnBuffer } from "../../src/shared/api/index.js";
 import { createRootCA } from "../../src/shared/pki/index.js";
+import { controlServerOptions } from "../../src/workers/manager/controlapi/server.js";
 
 const socket = process.argv[2];
 if (!socket) {
@@ -14,25 +15,21 @@ if (!socket) {
   process.exit(2);
 }
 
-const created = Buffer.from(
-  CreateServiceResponse.encode(
-    CreateServiceResponse.fromPartial({
-      service: {
-        id: "k2l3m4n5o6p7q8r9s0t1u2v3w",
-        meta: { version: { index: 12345 }, createdAt: new Date(1_800_000_000_000), updatedAt: new Date(1_800_000_000_000) },
-        spec: {
-          annotations: { name: "b-single_manager-8-123" },
-          task: { runtime: { $case: "container", value: { image: "busybox:local" } } },
-          mode: { $case: "replicated", value: { replicas: 0 } },
-        },
-      },
-    }),
-  ).finish(),
-);
+const created = encodeToOwnBuffer(CreateServiceResponse, CreateServiceResponse.fromPartial({
+  service: {
+    id: "k2l3m4n5o6p7q8r9s0t1u2v3w",
+    meta: { version: { index: 12345 }, createdAt: new Date(1_800_000_000_000), updatedAt: new Date(1_800_000_000_000) },
+    spec: {
+      annotations: { name: "b-single_manager-8-123" },
+      task: { runtime: { $case: "container", value: { image: "busybox:local" } } },
+      mode: { $case: "replicated", value: { replicas: 0 } },
+    },
+  },
+}));
 const empty = Buffer.alloc(0);
 const identity = (b: Buffer): Buffer => b;
 
-const server = new Server({ "grpc.enable_channelz": 0 });
+const server = new Server(controlServerOptions()); // swarmd's control server's own
 const answer = (bytes: Buffer): handleUnaryCall<Buffer, Buffer> => (_call, cb) => cb(null, bytes);
 server.register(ControlService.createService.path, answer(created), identity, identity, "unary");
 server.register(ControlService.removeService.path, answer(empty), identity, identity, "unary");

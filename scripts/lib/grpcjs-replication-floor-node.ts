@@ -16,27 +16,39 @@
 // Usage: node grpcjs-replication-floor-node.js leader <pki dir> <socket> <raft port> <follower port>...
 //        node grpcjs-replication-floor-node.js follower <pki dir> <raft port> <leader raft port> <its index among the followers>
 // Prints "ready" on stdout once it listens.
-import { Client, Metadata, Server, ServerCredentials, credentials, type ClientWritableStream, type handleClientStreamingCall, type handleUnaryCall } from "@grpc/grpc-js";
+import { Client, Metadata, Server, ServerCredentials, type ClientWritableStream, type handleClientStreamingCall, type handleUnaryCall } from "@grpc/grpc-js";
 import { fdatasync, fdatasyncSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { CreateConfigResponse } from "../../src/shared/api/index.js";
-import { FLOOR_CERT_NAME } from "./grpcjs-replication-floor.js";
+import { ControlService, CreateConfigResponse, RaftService, encodeToOwnBuffer } from "../../src/shared/api/index.js";
+import { CurrentTls } from "../../src/shared/current-tls.js";
+import { controlServerOptions } from "../../src/workers/manager/controlapi/server.js";
+import { peerChannelOptions, peerCredentials } from "../../src/workers/manager/raft/transport/dial.js";
+import { remoteApiServerOptions } from "../../src/workers/manager/remoteapi/server.js";
+import { optionalClientCertCredentials } from "../../src/workers/manager/remoteapi/tls-provider.js";
 
-const STREAM_PATH = "/docker.swarmkit.v1.Raft/StreamRaftMessage";
-const CREATE_CONFIG_PATH = "/docker.swarmkit.v1.Control/CreateConfig";
+// The paths, options and credentials are swarmd's own, so the floor cannot drift from what it bounds.
+const STREAM_PATH = RaftService.streamRaftMessage.path;
+const CREATE_CONFIG_PATH = ControlService.createConfig.path;
 
 const [role, pkiDir, ...rest] = process.argv.slice(2);
 if ((role !== "leader" && role !== "follower") || !pkiDir) {
   console.error("usage: grpcjs-replication-floor-node.js leader <pki dir> <socket> <raft port> <follower port>... | follower <pki dir> <raft port> <leader raft port> <index>");
   process.exit(2);
 }
-const ca = readFileSync(join(pkiDir, "ca.pem"));
-const cert = readFileSync(join(pkiDir, "cert.pem"));
-const key = readFileSync(join(pkiDir, "key.pem"));
+const tls = {
+  caPem: readFileSync(join(pkiDir, "ca.pem"), "utf8"),
+  certPem: readFileSync(join(pkiDir, "cert.pem"), "utf8"),
+  keyPem: readFileSync(join(pkiDir, "key.pem"), "utf8"),
+};
 const identity = (b: Buffer): Buffer => b;
-const channelOptions = { "grpc.ssl_target_name_override": FLOOR_CERT_NAME, "grpc.default_authority": FLOOR_CERT_NAME };
 const wal = openSync(join(pkiDir, `${role}-${process.pid}.wal`), "w");
 let walOffset = 0;
+
+/** A member that cannot go on says why on stderr and exits; its starter reports that (failure()). */
+function die(what: string, err: unknown): never {
+  console.error(`${role}: ${what}: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+}
 
 /** Appends to this member's log file (page cache); durable after the next fdatasync. */
 function walWrite(b: Buffer): void {
@@ -48,15 +60,16 @@ function listen(server: Server, addr: string, creds: ServerCredentials): Promise
   return new Promise((resolve, reject) => server.bindAsync(addr, creds, (err) => (err ? reject(err) : resolve())));
 }
 
-/** A long-lived client stream to a peer's Raft service, over mutual TLS (as swarmd's raft transport). */
+/** A long-lived client stream to a peer's Raft service, dialled as swarmd's raft transport dials. */
 function streamTo(port: string): ClientWritableStream<Buffer> {
-  const client = new Client(`127.0.0.1:${port}`, credentials.createSsl(ca, key, cert), channelOptions);
-  return client.makeClientStreamRequest(STREAM_PATH, identity, identity, new Metadata(), () => undefined);
+  const client = new Client(`127.0.0.1:${port}`, peerCredentials(tls), peerChannelOptions());
+  // The stream ends only when this process does: anything else (a refused handshake, say) is fatal.
+  return client.makeClientStreamRequest(STREAM_PATH, identity, identity, new Metadata(), (err) => die(`raft stream to port ${port} ended`, err ?? "without an error"));
 }
 
 /** A Raft.StreamRaftMessage server calling `onMessage` for every message of every stream. */
 function raftServer(onMessage: (m: Buffer) => void): Server {
-  const server = new Server();
+  const server = new Server(remoteApiServerOptions());
   const handler: handleClientStreamingCall<Buffer, Buffer> = (call, cb) => {
     call.on("data", onMessage);
     call.on("end", () => cb(null, Buffer.alloc(0)));
@@ -66,7 +79,8 @@ function raftServer(onMessage: (m: Buffer) => void): Server {
   return server;
 }
 
-const mutualTls = (): ServerCredentials => ServerCredentials.createSsl(ca, [{ cert_chain: cert, private_key: key }], true);
+/** The remote API's credentials: a client certificate is asked for and verified (swarmd then authorises per call). */
+const remoteApiTls = (): ServerCredentials => optionalClientCertCredentials(CurrentTls.from(tls));
 
 if (role === "follower") {
   const [port, leaderPort, index] = rest;
@@ -76,8 +90,12 @@ if (role === "follower") {
   const flush = (): void => {
     const batch = received;
     received = [];
-    for (const m of batch) walWrite(m);
-    fdatasyncSync(wal);
+    try {
+      for (const m of batch) walWrite(m);
+      fdatasyncSync(wal);
+    } catch (err) {
+      die("writing its log", err);
+    }
     const ack = Buffer.alloc(8);
     ack.writeUInt32LE(batch[batch.length - 1]!.readUInt32LE(0), 0);
     ack.writeUInt32LE(Number(index), 4);
@@ -90,21 +108,17 @@ if (role === "follower") {
       received.push(m);
     }),
     `127.0.0.1:${port}`,
-    mutualTls(),
+    remoteApiTls(),
   );
 } else {
   const [socket, port, ...followerPorts] = rest;
-  const answer = Buffer.from(
-    CreateConfigResponse.encode(
-      CreateConfigResponse.fromPartial({
-        config: {
-          id: "k2l3m4n5o6p7q8r9s0t1u2v3w",
-          meta: { version: { index: 123456 }, createdAt: new Date(1_800_000_000_000), updatedAt: new Date(1_800_000_000_000) },
-          spec: { annotations: { name: "b-leader-16-12-3456" }, data: Buffer.alloc(256, 0x5a) },
-        },
-      }),
-    ).finish(),
-  );
+  const answer = encodeToOwnBuffer(CreateConfigResponse, CreateConfigResponse.fromPartial({
+    config: {
+      id: "k2l3m4n5o6p7q8r9s0t1u2v3w",
+      meta: { version: { index: 123456 }, createdAt: new Date(1_800_000_000_000), updatedAt: new Date(1_800_000_000_000) },
+      spec: { annotations: { name: "b-leader-16-12-3456" }, data: Buffer.alloc(256, 0x5a) },
+    },
+  }));
   interface Batch {
     seq: number;
     answers: ((err: null, value: Buffer) => void)[];
@@ -134,9 +148,13 @@ if (role === "follower") {
     inFlight.push(batch);
     followers ??= followerPorts.map(streamTo);
     for (const f of followers) f.write(message); // replicate while the leader writes its own log
-    walWrite(message);
+    try {
+      walWrite(message);
+    } catch (err) {
+      die("writing its log", err);
+    }
     fdatasync(wal, (err) => {
-      if (err) throw err;
+      if (err) die("syncing its log", err);
       batch.synced = true;
       settle();
     });
@@ -145,7 +163,7 @@ if (role === "follower") {
     if (queued.length === 0) setImmediate(flush);
     queued.push({ request: call.request, answer: cb });
   };
-  const control = new Server();
+  const control = new Server(controlServerOptions());
   control.register(CREATE_CONFIG_PATH, createConfig, identity, identity, "unary");
   await listen(
     raftServer((ack) => {
@@ -154,9 +172,10 @@ if (role === "follower") {
       settle();
     }),
     `127.0.0.1:${port}`,
-    mutualTls(),
+    remoteApiTls(),
   );
-  await listen(control, `unix://${socket}`, ServerCredentials.createSsl(null, [{ cert_chain: cert, private_key: key }], false));
+  // As swarmd's control socket: the node's certificate, no client certificate asked for.
+  await listen(control, `unix://${socket}`, ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(tls.certPem), private_key: Buffer.from(tls.keyPem) }], false));
 }
 console.log("ready");
 process.on("SIGTERM", () => process.exit(0));

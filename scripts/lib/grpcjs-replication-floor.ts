@@ -11,8 +11,6 @@ import { freePorts } from "./cluster.js";
 import { spawnReady, type ReadyProcess } from "./grpcjs-floor.js";
 
 const NODE = fileURLToPath(new URL("./grpcjs-replication-floor-node.js", import.meta.url));
-/** A name the shared manager certificate carries; clients expect it. */
-export const FLOOR_CERT_NAME = "swarm-manager";
 
 export interface ReplicationFloor {
   /** The leader's Control socket (CreateConfig only). */
@@ -20,6 +18,8 @@ export interface ReplicationFloor {
   /** The temp dir: certificate, socket and each member's log file. */
   dir: string;
   pids: { leader: number; followers: number[] };
+  /** Why members exited on their own since the chain formed (status and stderr of each), if any did. */
+  failure(): string | undefined;
   /** Stops every member and deletes the temp dir; idempotent. */
   stop(): Promise<void>;
 }
@@ -45,7 +45,8 @@ export async function startGrpcjsReplicationFloor(followers = 2): Promise<Replic
     for (const [i, port] of followerPorts.entries()) started.push(await spawnReady(`floor follower on ${port}`, NODE, ["follower", dir, String(port), String(leaderPort), String(i)]));
     const socket = join(dir, "control.sock");
     started.unshift(await spawnReady("floor leader", NODE, ["leader", dir, socket, String(leaderPort), ...followerPorts.map(String)]));
-    return { socket, dir, pids: { leader: started[0]!.pid, followers: started.slice(1).map((p) => p.pid) }, stop };
+    const failure = (): string | undefined => started.map((p) => p.failure()).filter((f) => f !== undefined).join("; ") || undefined;
+    return { socket, dir, pids: { leader: started[0]!.pid, followers: started.slice(1).map((p) => p.pid) }, failure, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -9,10 +9,11 @@ import { processCpuMs } from "../../scripts/lib/bench-util.js";
 import { startGrpcjsReplicationFloor } from "../../scripts/lib/grpcjs-replication-floor.js";
 import { SwarmdKv } from "../../scripts/lib/swarmd-kv.js";
 
-const logBytes = (dir: string, role: string): number =>
+/** The size of each log file `role` members wrote, one per member. */
+const logSizes = (dir: string, role: string): number[] =>
   readdirSync(dir)
     .filter((f) => f.startsWith(`${role}-`) && f.endsWith(".wal"))
-    .reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
+    .map((f) => statSync(join(dir, f)).size);
 
 test("the grpc-js replication floor answers a write once a majority has it on disk, and stops cleanly", async () => {
   const floor = await startGrpcjsReplicationFloor();
@@ -20,8 +21,12 @@ test("the grpc-js replication floor answers a write once a majority has it on di
   try {
     const value = Buffer.alloc(256, 1);
     await Promise.all(Array.from({ length: 20 }, (_, i) => kv.put(`w${i}`, value)));
-    assert.ok(logBytes(floor.dir, "leader") >= 20 * 256, "the leader wrote every request to its log");
-    assert.ok(logBytes(floor.dir, "follower") >= 20 * 256, "the followers wrote them too");
+    const leaderLogs = logSizes(floor.dir, "leader");
+    const followerLogs = logSizes(floor.dir, "follower");
+    assert.equal(leaderLogs.length, 1);
+    assert.equal(followerLogs.length, 2);
+    assert.ok(leaderLogs[0]! >= 20 * 256, "the leader wrote every request to its log");
+    for (const size of followerLogs) assert.ok(size >= 20 * 256, "each follower wrote them too");
 
     // With both followers frozen no write can be acknowledged: the leader must not answer.
     for (const pid of floor.pids.followers) process.kill(pid, "SIGSTOP");
@@ -37,6 +42,12 @@ test("the grpc-js replication floor answers a write once a majority has it on di
     } finally {
       process.kill(floor.pids.followers[0]!, "SIGCONT");
     }
+    assert.equal(floor.failure(), undefined, "no member failed");
+
+    // A member that dies is reported, with how it ended.
+    process.kill(floor.pids.followers[1]!, "SIGKILL");
+    for (let i = 0; i < 100 && !floor.failure()?.includes("SIGKILL"); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.match(floor.failure() ?? "", /floor follower on \d+ exited \(SIGKILL\)/);
   } finally {
     kv.close();
     await floor.stop();

@@ -7,7 +7,7 @@ import { clearStaleSocket } from "../socket-file.js";
 import { dirname } from "node:path";
 import { createServer, type Socket } from "node:net";
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from "node:tls";
-import { Server, ServerCredentials, status as Status } from "@grpc/grpc-js";
+import { Server, ServerCredentials, status as Status, type ServerOptions } from "@grpc/grpc-js";
 import {
   HealthCheckResponse_ServingStatus,
   HealthService,
@@ -100,18 +100,23 @@ function tlsTerminator(tls: ControlServerOptions["tls"], handshakeTimeoutMs?: nu
   };
 }
 
-export async function startControlServer(opts: ControlServerOptions): Promise<RunningControlServer> {
-  const { socketPath } = opts;
-  await mkdir(dirname(socketPath), { recursive: true, mode: 0o700 });
-  await clearStaleSocket(socketPath);
-  const api = new ControlApi(opts.backend, opts);
-  const server = new Server({
+/** The control server's grpc-js options (also what the benchmarks' grpc-js floors run with). */
+export function controlServerOptions(): ServerOptions {
+  return {
     // Like SwarmKit's control server: requests are capped, answers are not. A List answer of a
     // large cluster passes 4 MiB; capping it would fail the call on the server.
     "grpc.max_receive_message_length": GRPC_MAX_MSG_SIZE,
     // channelz bookkeeping costs ~3% of a control call and nothing reads it.
     "grpc.enable_channelz": 0,
-  });
+  };
+}
+
+export async function startControlServer(opts: ControlServerOptions): Promise<RunningControlServer> {
+  const { socketPath } = opts;
+  await mkdir(dirname(socketPath), { recursive: true, mode: 0o700 });
+  await clearStaleSocket(socketPath);
+  const api = new ControlApi(opts.backend, opts);
+  const server = new Server(controlServerOptions());
   // Writes arrive undecoded: a follower forwards their bytes to the leader as they are.
   server.addService(RAW_CONTROL, api.handlers());
   server.addService(HealthService, healthHandlers());

@@ -6,6 +6,7 @@
 import {
   Server,
   type MethodDefinition,
+  type ServerOptions,
   type ServerDuplexStream,
   type ServerReadableStream,
   type ServerUnaryCall,
@@ -65,6 +66,17 @@ export function methodName(path: string): string {
   return path.slice(path.lastIndexOf("/") + 1);
 }
 
+/** The remote API server's grpc-js options (also what bench:replication's grpc-js floor runs with). */
+export function remoteApiServerOptions(): ServerOptions {
+  return {
+    "grpc.max_receive_message_length": GRPC_MAX_MSG_SIZE,
+    "grpc.keepalive_permit_without_calls": 1,
+    "grpc.http2.min_ping_interval_without_data_ms": 1000,
+    // channelz bookkeeping is per call and per message; nothing reads it.
+    "grpc.enable_channelz": 0,
+  };
+}
+
 export class RemoteApiServer {
   private readonly server: Server;
   private readonly tlsProvider: CurrentTls;
@@ -74,13 +86,7 @@ export class RemoteApiServer {
   private readonly boundWaiters = new Set<{ resolve: (hp: HostPort) => void; reject: (err: Error) => void }>();
 
   constructor(private readonly opts: RemoteApiServerOptions) {
-    this.server = new Server({
-      "grpc.max_receive_message_length": GRPC_MAX_MSG_SIZE,
-      "grpc.keepalive_permit_without_calls": 1,
-      "grpc.http2.min_ping_interval_without_data_ms": 1000,
-      // channelz bookkeeping is per call and per message; nothing reads it.
-      "grpc.enable_channelz": 0,
-    });
+    this.server = new Server(remoteApiServerOptions());
     this.tlsProvider = CurrentTls.from(opts.tls);
   }
 
