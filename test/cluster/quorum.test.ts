@@ -103,7 +103,16 @@ test("quorum loss: fast UNAVAILABLE, reads and containers keep going, healing, -
     });
 
     // --- Permanent loss of 2 managers: --force-new-cluster on the survivor. ---
-    const before = (await listServices(m3.client!)).map((s) => s.spec!.annotations!.name).sort();
+    // The survivor's store is read once it has applied everything the leader has: a follower answers a
+    // write it forwarded once the leader has applied it, and applies it itself only when it learns the
+    // commit, with the leader's next message (its log already holds the entry, so --force-new-cluster
+    // would commit it and it would be "after" but not "before").
+    const healedLeader = (await retry("a leader after healing", 20_000, () => ha.leader()))!;
+    const leaderNames = (await listServices(healedLeader.client!)).map((s) => s.spec!.annotations!.name).sort();
+    const before = (await retry("the survivor to apply every healed write", 10_000, async () => {
+      const names = (await listServices(m3.client!)).map((s) => s.spec!.annotations!.name).sort();
+      return leaderNames.every((n) => names.includes(n)) ? names : undefined;
+    }))!;
     const survivor = m3;
     await Promise.all([m1, m2, m3].map((m) => ha.kill(m)));
     await ha.restart(survivor, ["--force-new-cluster"]);
